@@ -1,0 +1,153 @@
+# iomodels: one GNU Makefile for every binary. `make help` lists the targets.
+#
+#   make                     build every binary into bin/
+#   make deps                install the Debian packages the suite needs (no-op when present)
+#   make test                build, then run every test; ends with "N passed, N failed"
+#   make compare             run the comparison (results/<timestamp>/)
+#   make SAN=address,undefined test    the same under sanitizers, in build-san/ and bin-san/
+#   make V=1                 show the compiler command lines
+
+SAN ?=
+ifeq ($(SAN),)
+BUILD_DIR ?= build
+BIN_DIR ?= bin
+else
+BUILD_DIR ?= build-san
+BIN_DIR ?= bin-san
+endif
+
+CXX ?= g++
+CC ?= gcc
+OPT ?= -O2
+CXXFLAGS ?= $(OPT) -g
+CFLAGS ?= $(OPT) -g
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INCLUDE := /usr/share/include/llhttp
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -pthread -MMD -MP -I. -isystem $(LLHTTP_INCLUDE)
+override CFLAGS += -pthread -MMD -MP -isystem $(LLHTTP_INCLUDE)
+override LDFLAGS += -pthread
+ifneq ($(SAN),)
+override CXXFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=$(SAN)
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+# ---- binaries: name, main source, extra link libraries ----------------------------------------------------
+# A binary is built when its main source exists, so a model joins the build by adding its file.
+SERVERS := blocking blocking-threads blocking-fork blocking-pool blocking-prefork \
+           nonblocking select poll epoll sigio aio io_uring libevent libuv coroutine
+main_blocking         := blocking/blocking.cpp
+main_blocking-threads := blocking/threads.cpp
+main_blocking-fork    := blocking/fork.cpp
+main_blocking-pool    := blocking/pool.cpp
+main_blocking-prefork := blocking/prefork.cpp
+main_nonblocking      := nonblocking/nonblocking.cpp
+main_select           := select/select.cpp
+main_poll             := poll/poll.cpp
+main_epoll            := epoll/epoll.cpp
+main_sigio            := signal/sigio.cpp
+main_aio              := async/aio.cpp
+main_io_uring         := async/io_uring.cpp
+main_libevent         := libevent/libevent.cpp
+main_libuv            := libuv/libuv.cpp
+main_coroutine        := coroutine/coroutine.cpp
+main_loadgen          := client/main.cpp
+main_compare          := compare/main.cpp
+libs_aio              := -lrt
+libs_io_uring         := -luring
+libs_libevent         := -levent
+libs_libuv            := -luv
+
+ALL_MAINS := $(foreach b,$(SERVERS) loadgen compare,$(main_$(b)))
+BUILT_SERVERS := $(foreach b,$(SERVERS),$(if $(wildcard $(main_$(b))),$(b)))
+TOOLS := $(foreach b,loadgen compare,$(if $(wildcard $(main_$(b))),$(b)))
+BINARIES := $(addprefix $(BIN_DIR)/,$(BUILT_SERVERS) $(TOOLS))
+
+obj = $(patsubst %.cpp,$(BUILD_DIR)/%.o,$(1))
+# Sources of a folder that are not a binary's main are shared by that folder's binaries (blocking/ has one).
+family_srcs = $(filter-out $(ALL_MAINS),$(wildcard $(dir $(1))*.cpp))
+
+COMMON_SRCS := $(wildcard common/*.cpp)
+COMMON_LIB := $(BUILD_DIR)/libiomodels.a
+LLHTTP_OBJS := $(BUILD_DIR)/llhttp/api.o $(BUILD_DIR)/llhttp/http.o $(BUILD_DIR)/llhttp/llhttp.o
+CLIENT_SRCS := $(filter-out client/main.cpp,$(wildcard client/*.cpp))
+CLIENT_LIB := $(BUILD_DIR)/libloadgen.a
+COMPARE_SRCS := $(filter-out compare/main.cpp,$(wildcard compare/*.cpp))
+
+TEST_SRCS := $(wildcard tests/*.cpp)
+TEST_BIN := $(BUILD_DIR)/tests/iomodels_tests
+# Small deliberately faulty servers the tests drive the load generator and the comparison against.
+FAKE_SRCS := $(wildcard tests/fake/*.cpp)
+FAKE_BINS := $(patsubst tests/fake/%.cpp,$(BUILD_DIR)/tests/fake/%,$(FAKE_SRCS))
+
+.PHONY: all deps test test-build compare clean help
+all: $(BINARIES)
+
+help:
+	@sed -n '1,9p' Makefile
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(BUILD_DIR)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	$(call say,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -w -c $< -o $@
+
+$(BUILD_DIR)/%.o: %.cpp
+	$(call say,CXX,$<)
+	$(Q)mkdir -p $(@D) && $(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRCS)) $(LLHTTP_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRCS))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define server_rule
+$(BIN_DIR)/$(1): $(call obj,$(main_$(1)) $(call family_srcs,$(main_$(1)))) $(COMMON_LIB)
+	$$(call say,LD,$$@)
+	$(Q)mkdir -p $$(@D) && $$(CXX) $$(LDFLAGS) $$^ $(libs_$(1)) -o $$@
+endef
+$(foreach b,$(BUILT_SERVERS),$(eval $(call server_rule,$(b))))
+
+$(BIN_DIR)/loadgen: $(call obj,client/main.cpp) $(CLIENT_LIB) $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
+
+$(BIN_DIR)/compare: $(call obj,compare/main.cpp $(COMPARE_SRCS)) $(CLIENT_LIB) $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
+
+$(BUILD_DIR)/tests/fake/%: $(BUILD_DIR)/tests/fake/%.o $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
+
+$(TEST_BIN): $(call obj,$(TEST_SRCS) $(COMPARE_SRCS)) $(if $(CLIENT_SRCS),$(CLIENT_LIB)) $(COMMON_LIB)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -lgtest -lgmock -o $@
+
+test-build: $(BINARIES) $(TEST_BIN) $(FAKE_BINS)
+
+# The quick-start targets install what a new machine lacks first, so the README's two commands suffice.
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)BIN_DIR=$(BIN_DIR) BUILD_DIR=$(BUILD_DIR) tests/run.sh $(TEST_BIN)
+
+compare: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BIN_DIR)/compare $(COMPARE_ARGS)
+
+clean:
+	rm -rf build build-san bin bin-san
+
+-include $(shell find $(BUILD_DIR) -name '*.d' 2>/dev/null)

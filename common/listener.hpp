@@ -1,0 +1,37 @@
+// The listening socket, the banner line, and accepting connections.
+#pragma once
+#include <string>
+
+#include "common/fd.hpp"
+#include "common/options.hpp"
+
+namespace iomodels {
+
+struct ListenerConfig {
+  bool nonblocking = false;  // event loops want O_NONBLOCK on the listener
+  bool reuseport = false;    // N reactors each with their own listener on one port
+};
+
+// Creates, binds and listens (CLOEXEC, SO_REUSEADDR, kListenBacklog). On failure prints
+// "bind HOST:PORT: <strerror>" (or the failing call) on stderr and exits 1.
+UniqueFd open_listener(const ServerOptions& options, const ListenerConfig& config = {});
+
+// Opens one more listener on the port an existing one is bound to (SO_REUSEPORT; the first listener must have
+// been opened with reuseport). Used by the multi-reactor models.
+UniqueFd open_listener_on_same_port(int listen_fd, const ServerOptions& options, const ListenerConfig& config);
+
+// Prints "listening on HOST:PORT" ("[::1]:PORT" for IPv6) with the bound port to stdout and flushes.
+void print_banner(int listen_fd);
+
+// "HOST:PORT" of a bound socket, IPv6 in brackets.
+std::string local_address(int fd);
+
+// accept4(2) with SOCK_CLOEXEC (and SOCK_NONBLOCK when nonblocking), then TCP_NODELAY on the new socket.
+// Returns the fd, or -1 with errno set (callers classify it: retry, shed load).
+int accept_connection(int listen_fd, bool nonblocking);
+
+// TCP_NODELAY: an echo that leaves in two writes must not wait for a delayed ACK (Nagle, RFC 896).
+void set_nodelay(int fd);
+void set_nonblocking(int fd);
+
+}  // namespace iomodels

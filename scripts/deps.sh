@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the suite needs; does nothing when every one is present.
+set -euo pipefail
+
+packages=(
+  g++ make pkg-config
+  libgtest-dev libgmock-dev        # the test suites
+  node-llhttp                      # the HTTP/1.x parser, built from its C sources
+  libcxxopts-dev nlohmann-json3-dev
+  libevent-dev libuv1-dev liburing-dev libasio-dev
+  wrk apache2-utils curl netcat-openbsd   # third-party clients the smoke tests and README use
+  gnuplot-nox                      # the comparison's charts
+  procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
