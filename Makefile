@@ -16,6 +16,7 @@ BUILD_DIR ?= build-san
 BIN_DIR ?= bin-san
 endif
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 CXX ?= g++
 CC ?= gcc
 OPT ?= -O2
@@ -140,11 +141,11 @@ test-build: $(BINARIES) $(TEST_BIN) $(FAKE_BINS)
 
 # The quick-start targets install what a new machine lacks first, so the README's two commands suffice.
 test: deps
-	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-build
 	$(Q)BIN_DIR=$(BIN_DIR) BUILD_DIR=$(BUILD_DIR) tests/run.sh $(TEST_BIN)
 
 compare: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)$(BIN_DIR)/compare $(COMPARE_ARGS)
 
 clean:
