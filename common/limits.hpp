@@ -17,4 +17,9 @@ inline constexpr int kDefaultPort = 7000;
 // listen(2) backlog; the kernel caps it at net.core.somaxconn.
 inline constexpr int kListenBacklog = 4096;
 
+// Raises the soft RLIMIT_NOFILE to the hard limit (allowed without privilege, setrlimit(2)): the usual soft limit
+// of 1024 would cap every model, and the load generator, at about a thousand connections, which is a shell
+// default, not a model's limit. A lowered hard limit (prlimit --nofile=64:64) stays in force.
+void raise_open_file_limit();
+
 }  // namespace iomodels

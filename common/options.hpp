@@ -12,17 +12,17 @@ enum class Mode { kAuto, kEcho, kHttp };
 
 // What a server binary tells the option parser about itself.
 struct ModelInfo {
-  std::string name;           // binary name, e.g. "epoll"
-  std::string summary;        // one line: how the model waits
-  std::string limit;          // the model's inherent limit, shown in --help; empty when it has none
-  int default_threads = 0;    // > 0: the model accepts --threads with this default; 0: --threads is rejected
-  std::string threads_help;   // what --threads means for this model
+  std::string name{};          // binary name, e.g. "epoll"
+  std::string summary{};       // one line: how the model waits
+  std::string limit{};         // the model's inherent limit, shown in --help; empty when it has none
+  int default_threads = 0;     // > 0: the model accepts --threads with this default; 0: --threads is rejected
+  std::string threads_help{};  // what --threads means for this model
   // Model-specific boolean flags, e.g. {"edge", "edge-triggered epoll"}.
   struct Flag {
     std::string name;
     std::string help;
   };
-  std::vector<Flag> flags;
+  std::vector<Flag> flags{};
 };
 
 struct ServerOptions {

@@ -13,8 +13,8 @@ struct Server {
   UniqueFd listener;
 };
 
-// init_process_signals(), parse_server_options(), open_listener(); prints the banner only after the listener
-// accepts connections (listen(2) has returned). Exits 0 after --help, 2 on a bad option, 1 when binding fails.
+// init_process_signals(), parse_server_options(), raise_open_file_limit(), open_listener(); prints the banner
+// only after the listener accepts connections (listen(2) has returned). Exits 0 after --help, 2 on a bad option, 1 when binding fails.
 Server start_server(int argc, char** argv, const ModelInfo& model, const ListenerConfig& config = {});
 
 // --max-conns: true when one more connection would exceed the limit (0 means no limit but the model's own).

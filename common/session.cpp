@@ -79,6 +79,11 @@ void Session::commit_read(std::size_t n) {
   if (mode_ == Mode::kAuto) decide_mode();
 }
 
+void Session::release_read_buffer() {
+  Buffer& buffer = mode_ == Mode::kHttp ? http_->input() : output_;
+  if (buffer.empty()) buffer.clear();
+}
+
 void Session::receive(std::span<const char> bytes) {
   if (peer_eof_ || closing() || bytes.empty()) return;
   const std::string_view view(bytes.data(), bytes.size());

@@ -40,8 +40,12 @@ class Session {
   // Where the next recv should land. Empty when the session takes no input now (see wants_input()).
   // In raw echo this is the tail of the output buffer itself, so an echoed byte is copied only by the kernel.
   std::span<char> read_buffer();
+  // The span stays valid only until the next call that changes the session (consume_output, receive, ...).
   // n bytes were received into read_buffer().
   void commit_read(std::size_t n);
+  // A read into read_buffer() found nothing (EAGAIN): give back the storage it may have allocated, so that an
+  // idle connection holds no buffer.
+  void release_read_buffer();
   // Bytes received into a buffer of the caller's (libevent, libuv, io_uring provided buffers); copies them.
   void receive(std::span<const char> bytes);
   // The peer half-closed: what is owed is still sent, then the session is done.

@@ -34,6 +34,11 @@ void restore_default_signals() {
   if (int rc = pthread_sigmask(SIG_UNBLOCK, &set, nullptr); rc != 0) die_errno("pthread_sigmask", rc);
 }
 
+void unblock_shutdown_signals() {
+  const sigset_t set = signal_set({SIGINT, SIGTERM});
+  if (int rc = pthread_sigmask(SIG_UNBLOCK, &set, nullptr); rc != 0) die_errno("pthread_sigmask", rc);
+}
+
 UniqueFd open_shutdown_fd() {
   const sigset_t set = signal_set({SIGINT, SIGTERM});
   UniqueFd fd(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));

@@ -18,6 +18,11 @@ void init_process_signals();
 // In a forked child that should die of SIGTERM like any plain program: default dispositions, nothing blocked.
 void restore_default_signals();
 
+// Unblocks SIGINT and SIGTERM in the calling thread only. Library models (libevent, libuv, Asio) install the
+// library's own handler first, then call this in the thread that runs the library's loop; other threads keep
+// them blocked, so the handler always runs on the loop's thread.
+void unblock_shutdown_signals();
+
 // A signalfd that is readable once SIGINT or SIGTERM is pending. Event loops add it to their wait set and stop
 // when it is readable; it is never read, so every loop of a multi-reactor server sees it.
 UniqueFd open_shutdown_fd();

@@ -27,7 +27,9 @@ IoStatus receive_into(int fd, Session& session) {
     session.receive_eof();
     return IoStatus::kProgress;
   }
-  return failed("recv", errno);
+  const IoStatus status = failed("recv", errno);
+  if (status != IoStatus::kClosed) session.release_read_buffer();
+  return status;
 }
 
 IoStatus send_from(int fd, Session& session) {

@@ -1,0 +1,222 @@
+#include "client/cli.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cxxopts.hpp>
+#include <thread>
+
+#include "client/endpoint.hpp"
+
+namespace iomodels::loadgen {
+namespace {
+
+// A value is parsed here rather than by cxxopts so that a bad one is reported with the option's name
+// (cxxopts says only "Argument 'x' failed to parse").
+struct BadOption {
+  std::string message;
+};
+
+std::optional<double> parse_number(std::string_view text) {
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+int positive_int(const cxxopts::ParseResult& parsed, const std::string& name, int minimum) {
+  const std::string text = parsed[name].as<std::string>();
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < minimum) {
+    throw BadOption{"--" + name + ": '" + text + "' is not an integer of at least " + std::to_string(minimum)};
+  }
+  return value;
+}
+
+std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
+                                         bool zero_allowed) {
+  const std::string text = parsed[name].as<std::string>();
+  const auto value = parse_duration(text);
+  if (!value || (!zero_allowed && value->count() == 0)) {
+    throw BadOption{"--" + name + ": '" + text + "' is not a " + (zero_allowed ? "" : "positive ") +
+                    "duration (e.g. 500ms, 10s, 2m)"};
+  }
+  return *value;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const auto comma = text.find(',', begin);
+    items.push_back(text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return items;
+}
+
+cxxopts::Options make_options() {
+  cxxopts::Options options("loadgen",
+                           "Drives an echo server (raw TCP or HTTP/1.1) and reports throughput and latency.");
+  options.custom_help("[options]");
+  options.positional_help("HOST:PORT");
+  auto text = [] { return cxxopts::value<std::string>(); };
+  options.add_options()
+      ("c,connections", "connections kept open", text()->default_value("50"), "N")
+      ("t,threads", "worker threads, each with its own epoll loop (default: number of CPUs)", text(), "N")
+      ("d,duration", "measured length of the run: 500ms, 10s, 2m", text()->default_value("10s"), "T")
+      ("warmup", "run this long first, not counted", text()->default_value("1s"), "T")
+      ("s,size", "bytes per message (the HTTP body; 0 with --http sends GET)", text()->default_value("64"), "BYTES")
+      ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
+      ("R,rate", "messages per second in total, open loop (0: closed loop)", text()->default_value("0"), "N")
+      ("connect-per-message", "a new connection for every message (measures the accept path)")
+      ("http", "HTTP/1.1 keep-alive requests, responses parsed and checked")
+      ("no-verify", "do not compare the echoed bytes with those sent")
+      ("timeout", "a message unanswered this long is a timeout", text()->default_value("5s"), "T")
+      ("bind", "source addresses to connect from, used in turn", text(), "ADDR[,ADDR...]")
+      ("cpus", "pin worker threads to these CPUs", text(), "N[,N...]")
+      ("json", "write every figure as JSON to FILE (- for standard output)", text(), "FILE")
+      ("q,quiet", "print nothing but errors (and the JSON)")
+      ("h,help", "print this help")
+      ("target", "HOST:PORT", text());
+  options.parse_positional({"target"});
+  return options;
+}
+
+constexpr const char* kHelpTail =
+    "\nExamples:\n"
+    "  loadgen -c 50 -t 2 -d 10s 127.0.0.1:7000            raw echo, closed loop\n"
+    "  loadgen -c 100 -R 20000 -d 30s 127.0.0.1:7000       open loop at 20,000 messages/s\n"
+    "  loadgen --http -s 0 -c 50 -d 10s 127.0.0.1:7000     HTTP GET keep-alive, as wrk does\n"
+    "  loadgen --connect-per-message -c 20 127.0.0.1:7000  a connection per message\n"
+    "\nExit status: 0 when every message came back intact, 1 when any error was counted, 2 on bad usage.\n";
+
+}  // namespace
+
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    double ns;
+  };
+  // Longer suffixes first, so that "ms" is not read as "m" followed by garbage.
+  constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  double scale = 1e9;
+  for (const Unit& unit : kUnits) {
+    if (text.ends_with(unit.suffix)) {
+      text.remove_suffix(unit.suffix.size());
+      scale = unit.ns;
+      break;
+    }
+  }
+  const auto value = parse_number(text);
+  if (!value || *value < 0 || *value * scale > 1e18) return std::nullopt;
+  return std::chrono::nanoseconds(static_cast<long long>(std::llround(*value * scale)));
+}
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+  std::size_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k': case 'K': scale = 1024; break;
+      case 'm': case 'M': scale = 1024 * 1024; break;
+      default: break;
+    }
+    if (scale != 1) text.remove_suffix(1);
+  }
+  std::size_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > (1ULL << 40) / scale) {
+    return std::nullopt;
+  }
+  return value * scale;
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  CommandLine result;
+  cxxopts::Options options = make_options();
+  try {
+    const cxxopts::ParseResult parsed = options.parse(argc, argv);
+    if (parsed.count("help")) {
+      result.help = true;
+      result.help_text = options.help() + kHelpTail;
+      return result;
+    }
+    if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
+    LoadConfig& config = result.config;
+    config.connections = positive_int(parsed, "connections", 1);
+    config.threads = parsed.count("threads") ? positive_int(parsed, "threads", 1) : 0;
+    config.duration = duration_option(parsed, "duration", false);
+    config.warmup = duration_option(parsed, "warmup", true);
+    config.timeout = duration_option(parsed, "timeout", false);
+    config.pipeline = positive_int(parsed, "pipeline", 1);
+    config.http = parsed.count("http") > 0;
+    config.connect_per_message = parsed.count("connect-per-message") > 0;
+    config.verify = parsed.count("no-verify") == 0;
+    result.quiet = parsed.count("quiet") > 0;
+
+    const std::string size_text = parsed["size"].as<std::string>();
+    const auto size = parse_size(size_text);
+    if (!size || (*size == 0 && !config.http)) {
+      throw BadOption{"--size: '" + size_text + "' is not a size of at least 1 byte (0 only with --http)"};
+    }
+    config.message_size = *size;
+
+    const std::string rate_text = parsed["rate"].as<std::string>();
+    const auto rate = parse_number(rate_text);
+    if (!rate || *rate < 0) throw BadOption{"--rate: '" + rate_text + "' is not a rate of 0 or more per second"};
+    config.rate = *rate;
+
+    if (config.connect_per_message && config.pipeline != 1) {
+      throw BadOption{"--pipeline: a connection per message carries one message at a time"};
+    }
+    if (parsed.count("bind")) {
+      for (const std::string& address : split_list(parsed["bind"].as<std::string>())) {
+        try {
+          source_endpoint(address);
+        } catch (const std::exception&) {
+          throw BadOption{"--bind: '" + address + "' is not an IPv4 or IPv6 address"};
+        }
+        config.bind_addresses.push_back(address);
+      }
+    }
+    if (parsed.count("cpus")) {
+      const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
+      for (const std::string& item : split_list(parsed["cpus"].as<std::string>())) {
+        int cpu = -1;
+        const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), cpu);
+        if (item.empty() || error != std::errc() || end != item.data() + item.size() || cpu < 0 ||
+            static_cast<unsigned>(cpu) >= cpus) {
+          throw BadOption{"--cpus: '" + item + "' is not a CPU number below " + std::to_string(cpus)};
+        }
+        config.cpus.push_back(cpu);
+      }
+    }
+    if (parsed.count("json")) {
+      result.json_path = parsed["json"].as<std::string>();
+      if (result.json_path.empty()) throw BadOption{"--json: needs a file name, or - for standard output"};
+    }
+    if (!parsed.count("target")) throw BadOption{"HOST:PORT: missing (the server to drive, e.g. 127.0.0.1:7000)"};
+    const std::string target = parsed["target"].as<std::string>();
+    if (!split_host_port(target, config.host, config.port)) {
+      throw BadOption{"HOST:PORT: '" + target + "' is not HOST:PORT with a port from 1 to 65535"};
+    }
+  } catch (const BadOption& bad) {
+    result.error = "loadgen: " + bad.message;
+  } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
+    // Only a flag given a value ("--http=maybe") gets here; cxxopts names the value, not the flag.
+    std::string flag = "a flag";
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
+    }
+    result.error = "loadgen: " + flag + ": " + bad.what() + " (flags take no value)";
+  } catch (const cxxopts::exceptions::exception& bad) {
+    result.error = std::string("loadgen: ") + bad.what();
+  }
+  return result;
+}
+
+}  // namespace iomodels::loadgen

@@ -1,0 +1,136 @@
+// run_load(): plans a run, starts one worker per thread, reports progress, merges the workers' results.
+#include "client/load.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "client/endpoint.hpp"
+#include "client/engine.hpp"
+
+namespace iomodels::loadgen {
+namespace {
+
+// Each connection costs a descriptor; a run of 10,000 connections needs more than the usual soft limit of 1024.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+void validate(const LoadConfig& config) {
+  auto bad = [](const std::string& what) { throw std::runtime_error("invalid load configuration: " + what); };
+  if (config.port < 1 || config.port > 65535) bad("port " + std::to_string(config.port));
+  if (config.connections < 1) bad("connections must be at least 1");
+  if (config.threads < 0) bad("threads must not be negative");
+  if (config.pipeline < 1) bad("pipeline must be at least 1");
+  if (config.rate < 0) bad("rate must not be negative");
+  if (config.duration.count() <= 0) bad("duration must be positive");
+  if (config.warmup.count() < 0) bad("warm-up must not be negative");
+  if (config.timeout.count() <= 0) bad("timeout must be positive");
+  if (config.message_size == 0 && !config.http) bad("raw echo needs messages of at least 1 byte");
+  // A GET request is formatted into a fixed buffer of each message in flight (engine.cpp, kMaxGetRequest).
+  if (config.http && config.message_size == 0 && config.host.size() > 100) bad("host name over 100 characters");
+}
+
+int thread_count(const LoadConfig& config) {
+  int threads = config.threads;
+  if (threads == 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  return std::min(threads, config.connections);
+}
+
+}  // namespace
+
+LoadResult run_load(const LoadConfig& config) {
+  validate(config);
+  raise_descriptor_limit();
+
+  detail::RunPlan plan;
+  plan.config = &config;
+  plan.target = resolve_endpoint(config.host, config.port);
+  for (const std::string& address : config.bind_addresses) {
+    plan.sources.push_back(source_endpoint(address));
+    if (plan.sources.back().family() != plan.target.family()) {
+      throw std::runtime_error("bind address " + address + " is not of the server's address family");
+    }
+  }
+  plan.payload = Payload(config.message_size);
+  plan.host_header = "Host: " + format_endpoint(config.host, config.port) + "\r\n";
+  plan.post_head = "POST / HTTP/1.1\r\n" + plan.host_header + "Content-Length: " +
+                   std::to_string(config.message_size) + "\r\n" +
+                   (config.connect_per_message ? "Connection: close\r\n" : "") + "\r\n";
+  if (config.rate > 0) plan.interval_ns = 1e9 * config.connections / config.rate;
+
+  const int threads = thread_count(config);
+  std::vector<detail::LiveCounters> live(static_cast<std::size_t>(threads));
+  std::vector<std::future<detail::WorkerResult>> workers;
+  plan.start = detail::now_ns();
+  plan.measure_start = plan.start + config.warmup.count();
+  plan.end = plan.measure_start + config.duration.count();
+  for (int t = 0; t < threads; ++t) {
+    const int first = static_cast<int>(static_cast<long long>(config.connections) * t / threads);
+    const int next = static_cast<int>(static_cast<long long>(config.connections) * (t + 1) / threads);
+    const int cpu = config.cpus.empty() ? -1 : config.cpus[static_cast<std::size_t>(t) % config.cpus.size()];
+    workers.push_back(std::async(std::launch::async, detail::run_worker, std::cref(plan), first, next - first, cpu,
+                                 std::ref(live[static_cast<std::size_t>(t)])));
+  }
+
+  if (config.on_progress) {
+    std::uint64_t last_completed = 0;
+    std::int64_t last_at = plan.start;
+    for (std::int64_t tick = plan.start + 1'000'000'000; tick < plan.end; tick += 1'000'000'000) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(tick - detail::now_ns()));
+      Progress progress;
+      std::uint64_t completed = 0;
+      for (const auto& counters : live) {
+        completed += counters.completed.load(std::memory_order_relaxed);
+        progress.messages += counters.measured.load(std::memory_order_relaxed);
+        progress.errors += counters.errors.load(std::memory_order_relaxed);
+      }
+      const std::int64_t now = detail::now_ns();
+      progress.elapsed_s = static_cast<double>(now - plan.start) / 1e9;
+      progress.messages_per_s =
+          static_cast<double>(completed - last_completed) * 1e9 / static_cast<double>(now - last_at);
+      progress.warming_up = now < plan.measure_start;
+      last_completed = completed;
+      last_at = now;
+      config.on_progress(progress);
+    }
+  }
+
+  LoadResult result;
+  result.threads = threads;
+  std::int64_t first_error_at = 0;
+  for (auto& worker : workers) {
+    detail::WorkerResult part = worker.get();
+    result.latency.merge(part.latency);
+    result.service_time.merge(part.service_time);
+    result.messages += part.messages;
+    result.bytes += part.bytes;
+    result.connect_errors += part.connect_errors;
+    result.resets += part.resets;
+    result.timeouts += part.timeouts;
+    result.mismatches += part.mismatches;
+    result.http_errors += part.http_errors;
+    result.connections_opened += part.connections_opened;
+    result.connections_never_answered += part.connections_never_answered;
+    result.client_cpu_seconds += part.cpu_seconds;
+    if (!part.first_error.empty() && (result.first_error.empty() || part.first_error_at < first_error_at)) {
+      result.first_error = part.first_error;
+      first_error_at = part.first_error_at;
+    }
+  }
+  result.seconds = static_cast<double>(config.duration.count()) / 1e9;
+  result.target_rate = config.rate;
+  result.achieved_rate = static_cast<double>(result.messages) / result.seconds;
+  return result;
+}
+
+}  // namespace iomodels::loadgen

@@ -1,0 +1,275 @@
+#include "compare/options.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cxxopts.hpp>
+
+#include "client/cli.hpp"
+
+namespace iomodels::compare {
+namespace {
+
+// A value is checked here rather than by cxxopts so that a bad one is reported with its option's name.
+struct BadOption {
+  std::string message;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t begin = 0;
+  for (;;) {
+    const auto comma = text.find(',', begin);
+    items.push_back(text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
+    if (comma == std::string::npos) return items;
+    begin = comma + 1;
+  }
+}
+
+bool parse_int(std::string_view text, int& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
+int int_option(const cxxopts::ParseResult& parsed, const std::string& name, int minimum) {
+  const std::string text = parsed[name].as<std::string>();
+  int value = 0;
+  if (!parse_int(text, value) || value < minimum) {
+    throw BadOption{"--" + name + ": '" + text + "' is not an integer of at least " + std::to_string(minimum)};
+  }
+  return value;
+}
+
+std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
+                                         bool zero_allowed) {
+  const std::string text = parsed[name].as<std::string>();
+  const auto value = loadgen::parse_duration(text);
+  if (!value || (!zero_allowed && value->count() == 0)) {
+    throw BadOption{"--" + name + ": '" + text + "' is not a " + (zero_allowed ? "" : "positive ") +
+                    "duration (e.g. 500ms, 3s, 1m)"};
+  }
+  return *value;
+}
+
+std::vector<int> cpu_option(const cxxopts::ParseResult& parsed, const std::string& name,
+                            const std::vector<int>& allowed) {
+  const std::string text = parsed[name].as<std::string>();
+  std::vector<int> cpus = parse_cpu_list(text);
+  if (cpus.empty()) throw BadOption{"--" + name + ": '" + text + "' is not a CPU list (e.g. 0 or 0,2-3)"};
+  for (int cpu : cpus) {
+    if (!std::binary_search(allowed.begin(), allowed.end(), cpu)) {
+      throw BadOption{"--" + name + ": CPU " + std::to_string(cpu) + " is not available (allowed: " +
+                      format_cpu_list(allowed) + ")"};
+    }
+  }
+  return cpus;
+}
+
+bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// The servers are built beside bin/compare, so a build into another directory (BIN_DIR=bin-san) compares its own
+// servers. A program found through PATH has no directory in argv[0]: then bin, as from the top of the tree.
+std::string default_bin_dir(const std::string& argv0) {
+  const auto slash = argv0.rfind('/');
+  if (slash == std::string::npos) return "bin";
+  return slash == 0 ? "/" : argv0.substr(0, slash);
+}
+
+cxxopts::Options make_options() {
+  cxxopts::Options options("compare", "Runs every echo server of the suite under the same loads and compares them.");
+  options.custom_help("[options]");
+  options.set_width(110);
+  auto text = [] { return cxxopts::value<std::string>(); };
+  options.add_options()
+      ("models", "servers to run, in this order (default: every server in the bin dir, in DESIGN.md's order)",
+       text(), "NAME[,NAME...]")
+      ("connections", "connection counts, one scenario each", text()->default_value("1,50,500"), "N[,N...]")
+      ("sizes", "message sizes, one scenario each: 64, 4k, 1M", text()->default_value("64"), "BYTES[,BYTES...]")
+      ("duration", "measured length of each scenario", text()->default_value("3s"), "T")
+      ("warmup", "load before each measured window, not counted", text()->default_value("1s"), "T")
+      ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
+      ("rate", "messages per second in total, open loop (0: closed loop)", text()->default_value("0"), "N")
+      ("http", "HTTP/1.1 keep-alive POSTs instead of raw echo")
+      ("wrk", "also drive each server with wrk (-t1 -cN) and report its requests/s and latency")
+      ("repeat", "run each scenario N times; report the median and the spread (min-max)",
+       text()->default_value("1"), "N")
+      ("out", "directory for results.json, results.csv, report.md and charts (default: results/<timestamp>)",
+       text(), "DIR")
+      ("bin", "where the server binaries are (default: the directory this program is in, bin/ after make)",
+       text(), "DIR")
+      ("server-cpus", "pin the server to these CPUs (default: the first half of the machine's)", text(),
+       "LIST")
+      ("client-cpus", "pin the load generator to these CPUs (default: the other half)", text(), "LIST")
+      ("syscalls", "count system calls per message with perf stat (skipped with a note when perf cannot)")
+      ("h,help", "print this help");
+  return options;
+}
+
+constexpr const char* kHelpTail =
+    "\nEach scenario starts the server afresh with --port 0 and its default options, waits for its banner\n"
+    "(3 s), runs the load, measures the server's CPU time, memory, threads and context switches from /proc,\n"
+    "then stops it with SIGTERM (it must exit 0 within 2 s).\n"
+    "\nExamples:\n"
+    "  compare                                         every model; 1, 50, 500 connections; 64 B; 3 s each\n"
+    "  compare --models epoll,poll --connections 50    two models, one scenario\n"
+    "  compare --sizes 64,16k --repeat 3 --wrk         two sizes, three runs each, wrk beside loadgen\n"
+    "\nExit status: 0 when the run completed (failed servers are reported, not fatal), 1 when results could\n"
+    "not be written, 2 on bad usage.\n";
+
+}  // namespace
+
+const std::vector<std::string>& known_models() {
+  static const std::vector<std::string> models{
+      "blocking", "blocking-threads", "blocking-fork", "blocking-pool", "blocking-prefork",
+      "nonblocking", "select", "poll", "epoll", "sigio", "aio", "io_uring", "libevent", "libuv", "coroutine"};
+  return models;
+}
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  return cpus;
+}
+
+void default_cpu_split(const std::vector<int>& allowed, std::vector<int>& server, std::vector<int>& client) {
+  server.clear();
+  client.clear();
+  if (allowed.size() < 2) return;
+  const std::size_t half = allowed.size() / 2;
+  server.assign(allowed.begin(), allowed.begin() + static_cast<std::ptrdiff_t>(half));
+  client.assign(allowed.begin() + static_cast<std::ptrdiff_t>(half), allowed.end());
+}
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  std::vector<int> cpus;
+  for (const std::string& item : split_list(text)) {
+    const auto dash = item.find('-');
+    int first = 0;
+    int last = 0;
+    if (dash == std::string::npos) {
+      if (!parse_int(item, first)) return {};
+      last = first;
+    } else if (!parse_int(std::string_view(item).substr(0, dash), first) ||
+               !parse_int(std::string_view(item).substr(dash + 1), last)) {
+      return {};
+    }
+    if (first < 0 || last < first || last >= CPU_SETSIZE) return {};
+    for (int cpu = first; cpu <= last; ++cpu) cpus.push_back(cpu);
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  return cpus;
+}
+
+std::string format_cpu_list(const std::vector<int>& cpus) {
+  std::string text;
+  for (std::size_t i = 0; i < cpus.size(); ++i) {
+    std::size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!text.empty()) text += ',';
+    text += std::to_string(cpus[i]);
+    if (j > i) text += '-' + std::to_string(cpus[j]);
+    i = j;
+  }
+  return text;
+}
+
+ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) {
+  ParsedCommandLine result;
+  cxxopts::Options options = make_options();
+  try {
+    const cxxopts::ParseResult parsed = options.parse(argc, argv);
+    if (parsed.count("help")) {
+      result.help = true;
+      result.help_text = options.help() + kHelpTail;
+      return result;
+    }
+    if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
+    CompareOptions& o = result.options;
+    if (parsed.count("bin")) {
+      o.bin_dir = parsed["bin"].as<std::string>();
+      if (o.bin_dir.empty()) throw BadOption{"--bin: needs a directory"};
+    } else {
+      o.bin_dir = default_bin_dir(argc > 0 ? argv[0] : "");
+    }
+
+    if (parsed.count("models")) {
+      const auto& known = known_models();
+      for (const std::string& name : split_list(parsed["models"].as<std::string>())) {
+        // A name outside the table is accepted when the bin dir has it, so other binaries (the tests' fakes,
+        // a variant being tried) can be compared too; a typo is caught here rather than reported as a failure.
+        const bool is_known = std::find(known.begin(), known.end(), name) != known.end();
+        if (name.empty() || name.find('/') != std::string::npos ||
+            (!is_known && !executable(o.bin_dir + "/" + name))) {
+          throw BadOption{"--models: '" + name + "' is neither a model of the suite nor a program in " + o.bin_dir};
+        }
+        if (std::find(o.models.begin(), o.models.end(), name) == o.models.end()) o.models.push_back(name);
+      }
+    }
+
+    o.connections.clear();
+    for (const std::string& item : split_list(parsed["connections"].as<std::string>())) {
+      int count = 0;
+      if (!parse_int(item, count) || count < 1) {
+        throw BadOption{"--connections: '" + item + "' is not a connection count of at least 1"};
+      }
+      o.connections.push_back(count);
+    }
+    o.http = parsed.count("http") > 0;
+    o.sizes.clear();
+    for (const std::string& item : split_list(parsed["sizes"].as<std::string>())) {
+      const auto size = loadgen::parse_size(item);
+      if (!size || (*size == 0 && !o.http)) {
+        throw BadOption{"--sizes: '" + item + "' is not a size of at least 1 byte (0 only with --http)"};
+      }
+      o.sizes.push_back(*size);
+    }
+    o.duration = duration_option(parsed, "duration", false);
+    o.warmup = duration_option(parsed, "warmup", true);
+    o.pipeline = int_option(parsed, "pipeline", 1);
+    o.repeat = int_option(parsed, "repeat", 1);
+    const std::string rate_text = parsed["rate"].as<std::string>();
+    double rate = 0;
+    const auto [end, error] = std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), rate);
+    if (rate_text.empty() || error != std::errc() || end != rate_text.data() + rate_text.size() ||
+        !std::isfinite(rate) || rate < 0) {
+      throw BadOption{"--rate: '" + rate_text + "' is not a rate of 0 or more messages per second"};
+    }
+    o.rate = rate;
+    o.wrk = parsed.count("wrk") > 0;
+    o.syscalls = parsed.count("syscalls") > 0;
+    if (parsed.count("out")) {
+      o.out_dir = parsed["out"].as<std::string>();
+      if (o.out_dir.empty()) throw BadOption{"--out: needs a directory"};
+    }
+
+    const std::vector<int> allowed = allowed_cpus();
+    default_cpu_split(allowed, o.server_cpus, o.client_cpus);
+    if (parsed.count("server-cpus")) o.server_cpus = cpu_option(parsed, "server-cpus", allowed);
+    if (parsed.count("client-cpus")) o.client_cpus = cpu_option(parsed, "client-cpus", allowed);
+  } catch (const BadOption& bad) {
+    result.error = "compare: " + bad.message;
+  } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
+    // Only a flag given a value ("--http=yes") gets here; cxxopts names the value, not the flag.
+    std::string flag = "a flag";
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
+    }
+    result.error = "compare: " + flag + ": " + bad.what() + " (flags take no value)";
+  } catch (const cxxopts::exceptions::exception& bad) {
+    result.error = std::string("compare: ") + bad.what();
+  }
+  return result;
+}
+
+}  // namespace iomodels::compare

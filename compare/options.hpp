@@ -1,0 +1,58 @@
+// The command line of bin/compare: which servers, which loads, where the results go.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace iomodels::compare {
+
+// Every server model in the order of DESIGN.md's table: the default order of a run and of its table.
+const std::vector<std::string>& known_models();
+
+struct CompareOptions {
+  std::vector<std::string> models;  // empty: every known model whose binary is in bin_dir
+  std::vector<int> connections{1, 50, 500};
+  std::vector<std::size_t> sizes{64};
+  std::chrono::nanoseconds duration{std::chrono::seconds(3)};
+  std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
+  int pipeline = 1;
+  double rate = 0;  // messages per second in total; 0 is a closed loop
+  bool http = false;
+  bool wrk = false;
+  bool syscalls = false;
+  int repeat = 1;
+  std::string out_dir;  // empty: results/<timestamp>/
+  std::string bin_dir = "bin";  // on the command line: the directory bin/compare is in
+  std::vector<int> server_cpus;  // empty with client_cpus empty: no pinning
+  std::vector<int> client_cpus;
+  // How long a server may take to print its banner before it counts as failed.
+  std::chrono::milliseconds banner_timeout{3000};
+  // How long a server may take to exit after SIGTERM before it is killed and reported.
+  std::chrono::milliseconds stop_timeout{2000};
+  // The command as typed, for report.md; main() fills it in.
+  std::string command_line;
+  // Progress on a terminal is rewritten in place; elsewhere it is one line per scenario.
+  bool progress_in_place = false;
+};
+
+struct ParsedCommandLine {
+  CompareOptions options;
+  bool help = false;
+  std::string help_text;
+  std::string error;  // one line naming the bad option; exit status 2
+};
+
+ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv);
+
+// The CPUs this process may run on (sched_getaffinity), in ascending order.
+std::vector<int> allowed_cpus();
+// The default split: the first half of the allowed CPUs for the server, the rest for the load generator, so the
+// two never share a core; both empty (no pinning) when fewer than two CPUs are allowed.
+void default_cpu_split(const std::vector<int>& allowed, std::vector<int>& server, std::vector<int>& client);
+
+// "0,2-3" -> {0, 2, 3}. Empty when the text is not such a list.
+std::vector<int> parse_cpu_list(const std::string& text);
+std::string format_cpu_list(const std::vector<int>& cpus);
+
+}  // namespace iomodels::compare

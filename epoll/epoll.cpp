@@ -1,0 +1,336 @@
+// epoll: readiness with an interest list kept in the kernel. Each event loop registers a socket once
+// (epoll_ctl ADD), changes what it waits for only when that changes (MOD), and epoll_wait(2) hands back only the
+// descriptors that are ready.
+//
+// It demonstrates why epoll scales where select and poll do not: the interest list lives in the kernel, so a round
+// costs O(ready), not O(connections), and 100,000 idle connections cost only their memory. Two variants:
+//   level-triggered (default): epoll_wait reports a socket as long as it is readable/writable, so one recv per
+//     report is enough; whatever is left is reported again next round.
+//   --edge (EPOLLET): a socket is reported once per change, so it must be read and written until EAGAIN; to keep
+//     one busy connection from starving the rest, a connection gets at most kReadsPerWake reads per turn and then
+//     waits in a ready list for the next round.
+//   --threads N: N loops, each with its own epoll, thread and SO_REUSEPORT listener; the kernel spreads new
+//     connections over the listeners, and a connection stays on the loop that accepted it.
+// Inherent limit: none of the model's own; Linux only. A loop is one thread, so N loops use at most N cores.
+//
+// Try it:  bin/epoll --port 7000 --edge --threads 2 &   nc 127.0.0.1 7000
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "common/server.hpp"
+#include "common/shutdown.hpp"
+#include "common/socket_io.hpp"
+
+using namespace iomodels;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
+constexpr int kAcceptsPerRound = 64;
+// Out of descriptors: how long the listener is left unwatched unless a connection closes first.
+constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
+constexpr int kMaxEvents = 256;
+// Edge-triggered: recv(2) calls of up to kReadChunk one connection gets per turn before the others have theirs.
+constexpr int kReadsPerWake = 4;
+
+// Open connections over every loop, for --max-conns.
+std::atomic<std::size_t> open_connections{0};
+
+// Per connection: 4 bytes of descriptor, the session (no buffer while idle), the registered events and 3 flags.
+struct Connection {
+  UniqueFd fd;
+  Session session;
+  std::uint32_t interest = 0;  // what epoll_ctl registered last
+  bool can_read = false;       // reported readable, no EAGAIN since
+  bool can_write = true;       // a new socket has room in its send buffer
+  bool queued = false;         // in the ready list (edge-triggered, out of turn)
+};
+
+enum class Outcome { kClose, kWait, kMore };
+
+class EpollLoop {
+ public:
+  EpollLoop(const Server& server, UniqueFd listener, bool edge)
+      : server_(server),
+        listener_(std::move(listener)),
+        shutdown_(open_shutdown_fd()),
+        epoll_(epoll_create1(EPOLL_CLOEXEC)),
+        edge_(edge) {
+    if (!epoll_) die_errno("epoll_create1", errno);
+    // The listener stays level-triggered in both variants: accepting at most kAcceptsPerRound per round relies
+    // on being told again that more are waiting.
+    control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN);
+    control(EPOLL_CTL_ADD, shutdown_.get(), EPOLLIN);
+  }
+
+  void run() {
+    std::array<epoll_event, kMaxEvents> events;
+    for (;;) {
+      const int ready = epoll_wait(epoll_.get(), events.data(), kMaxEvents, wait_timeout_ms());
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        die_errno("epoll_wait", errno);
+      }
+      bool listener_ready = false;
+      for (int i = 0; i < ready; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == shutdown_.get()) return;  // every connection closes with table_
+        if (fd == listener_.get()) {
+          listener_ready = true;
+        } else if (Connection* connection = find(fd)) {
+          on_event(*connection, events[i].events);
+        }
+      }
+      serve_ready_list();
+      if (paused_until_ && Clock::now() >= *paused_until_) resume_accepting();
+      // Accept last: a descriptor closed this round and handed out again must not meet a stale event.
+      if (listener_ready && !paused_until_) on_accept();
+    }
+  }
+
+ private:
+  // Block until something is ready; not at all while connections wait in the ready list; until the end of the
+  // pause while the listener is paused.
+  int wait_timeout_ms() const {
+    if (!ready_.empty()) return 0;
+    if (!paused_until_) return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*paused_until_ - Clock::now());
+    return static_cast<int>(std::max<long>(0, left.count()));
+  }
+
+  void control(int op, int fd, std::uint32_t events) {
+    epoll_event event{.events = events, .data = {.fd = fd}};
+    if (epoll_ctl(epoll_.get(), op, fd, &event) != 0) die_errno("epoll_ctl", errno);
+  }
+
+  Connection* find(int fd) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size() || !table_[fd]) return nullptr;
+    return &*table_[fd];
+  }
+
+  void on_event(Connection& connection, std::uint32_t events) {
+    // EPOLLHUP and EPOLLERR are reported whatever was registered; the next recv or send tells what happened.
+    const bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+    const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    if (edge_) {
+      // An edge is reported once: remember it until EAGAIN says the socket is drained (or full).
+      connection.can_read |= readable;
+      connection.can_write |= writable;
+    } else {
+      // Level-triggered: the kernel repeats whatever is still true next round.
+      connection.can_read = readable;
+      connection.can_write = connection.can_write || writable;
+    }
+    serve(connection);
+  }
+
+  void serve_ready_list() {
+    std::swap(ready_, serving_);
+    for (int fd : serving_) {
+      Connection* connection = find(fd);
+      // A connection closed since it was queued is gone; a new one on the same descriptor was never queued.
+      if (connection == nullptr || !connection->queued) continue;
+      connection->queued = false;
+      serve(*connection);
+    }
+    serving_.clear();
+  }
+
+  // Does the IO the connection's readiness allows, then updates its registration or closes it.
+  void serve(Connection& connection) {
+    const Outcome outcome = transfer(connection);
+    if (outcome == Outcome::kClose) {
+      close_connection(connection.fd.get());
+      return;
+    }
+    if (outcome == Outcome::kMore && edge_ && !connection.queued) {
+      connection.queued = true;
+      ready_.push_back(connection.fd.get());
+    }
+    // Wait for readable only while the session takes input, for writable only while output is owed. EPOLL_CTL_MOD
+    // only when that changes; on an edge-triggered socket it also re-arms: the kernel re-checks readiness then.
+    const Session& session = connection.session;
+    const std::uint32_t interest =
+        (session.wants_input() ? EPOLLIN : 0u) | (session.has_output() ? EPOLLOUT : 0u) | (edge_ ? EPOLLET : 0u);
+    if (interest != connection.interest) {
+      control(EPOLL_CTL_MOD, connection.fd.get(), interest);
+      connection.interest = interest;
+    }
+  }
+
+  // Send what is owed, read what is there, until a call would block; at most one read in level-triggered mode,
+  // kReadsPerWake in edge-triggered mode (kMore: there may be more to read).
+  Outcome transfer(Connection& connection) {
+    Session& session = connection.session;
+    const int fd = connection.fd.get();
+    int reads_left = edge_ ? kReadsPerWake : 1;
+    for (;;) {
+      bool moved = false;
+      if (connection.can_write && session.has_output()) {
+        switch (send_from(fd, session)) {
+          case IoStatus::kClosed:
+            return Outcome::kClose;
+          case IoStatus::kWouldBlock:
+            connection.can_write = false;
+            break;
+          case IoStatus::kProgress:
+            moved = true;
+            break;
+        }
+      }
+      if (connection.can_read && session.wants_input()) {
+        if (reads_left-- == 0) return Outcome::kMore;
+        switch (receive(fd, session)) {
+          case IoStatus::kClosed:
+            return Outcome::kClose;
+          case IoStatus::kWouldBlock:
+            connection.can_read = false;
+            break;
+          case IoStatus::kProgress:
+            moved = true;
+            break;
+        }
+      }
+      if (session.done()) return Outcome::kClose;
+      if (!moved) return Outcome::kWait;
+    }
+  }
+
+  // One recv(2) into this loop's buffer, handed to the session. Reading through a buffer of the loop's own (one
+  // copy) rather than session.read_buffer() keeps an idle connection free of any buffer: edge-triggered mode
+  // ends every turn with a recv that fails with EAGAIN, which would leave a session's read buffer allocated.
+  IoStatus receive(int fd, Session& session) {
+    // Raw echo: never read past the 1 MiB backpressure bound (PROTOCOL.md).
+    const std::size_t room = kMaxPendingOutput - std::min(kMaxPendingOutput, session.pending_output().size());
+    const ssize_t n = ::recv(fd, scratch_.data(), std::min(scratch_.size(), room), 0);
+    if (n > 0) {
+      session.receive({scratch_.data(), static_cast<std::size_t>(n)});
+    } else if (n == 0) {
+      session.receive_eof();
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return IoStatus::kWouldBlock;
+    } else if (connection_error_is_fatal("recv", errno)) {
+      return IoStatus::kClosed;
+    }
+    return IoStatus::kProgress;
+  }
+
+  void on_accept() {
+    for (int i = 0; i < kAcceptsPerRound; ++i) {
+      UniqueFd fd(accept_connection(listener_.get(), /*nonblocking=*/true));
+      if (!fd) {
+        const int err = errno;
+        switch (classify_errno(err)) {
+          case ErrnoClass::kRetry:
+            return;  // EAGAIN: the backlog is empty (or another loop took it)
+          case ErrnoClass::kShedLoad:
+            pause_accepting(err);
+            return;
+          case ErrnoClass::kPeerGone:
+            continue;
+          case ErrnoClass::kBug:
+            die_errno("accept", err);
+        }
+      }
+      if (over_connection_limit(server_.options, open_connections.load())) continue;  // closed at once
+      add_connection(std::move(fd));
+    }
+  }
+
+  void add_connection(UniqueFd fd) {
+    const int number = fd.get();
+    const std::uint32_t interest = EPOLLIN | (edge_ ? EPOLLET : 0u);
+    epoll_event event{.events = interest, .data = {.fd = number}};
+    // ADD checks readiness at once, so bytes that arrived before it are reported (edge-triggered too).
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, number, &event) != 0) {
+      // ENOSPC (fs.epoll.max_user_watches) or ENOMEM: this connection cannot be watched; drop it, keep the rest.
+      log_errno("epoll_ctl ADD (closing the new connection)", errno);
+      return;
+    }
+    if (table_.size() <= static_cast<std::size_t>(number))
+      table_.resize(std::max<std::size_t>(number + 1, 2 * table_.size()));
+    table_[number].emplace(Connection{.fd = std::move(fd), .session = Session(server_.session), .interest = interest});
+    open_connections.fetch_add(1);
+  }
+
+  // close(2) also takes the socket out of the epoll set: no other descriptor refers to it (epoll(7), Q6).
+  void close_connection(int fd) {
+    table_[fd].reset();
+    open_connections.fetch_sub(1);
+    if (paused_until_) resume_accepting();  // a descriptor was freed
+  }
+
+  // accept(2) failed for want of descriptors or memory. The pending connection stays in the backlog, so the level-
+  // triggered listener would be reported again at once, round after round: stop watching it for a while.
+  void pause_accepting(int err) {
+    if (!shedding_logged_) log_errno("accept (pausing the listener until descriptors free up)", err);
+    shedding_logged_ = true;
+    paused_until_ = Clock::now() + kShedLoadPause;
+    control(EPOLL_CTL_MOD, listener_.get(), 0);
+  }
+
+  void resume_accepting() {
+    paused_until_.reset();
+    control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN);
+  }
+
+  const Server& server_;
+  UniqueFd listener_;
+  UniqueFd shutdown_;
+  UniqueFd epoll_;
+  const bool edge_;
+  // Indexed by descriptor: the kernel hands out the lowest free number, so the table stays dense.
+  std::vector<std::optional<Connection>> table_;
+  std::vector<int> ready_;    // edge-triggered connections with work left, served next round
+  std::vector<int> serving_;  // the ready list being served (swapped, so serving may queue again)
+  std::array<char, kReadChunk> scratch_;
+  std::optional<Clock::time_point> paused_until_;
+  bool shedding_logged_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const ListenerConfig config{.nonblocking = true, .reuseport = true};
+  Server server = start_server(
+      argc, argv,
+      ModelInfo{
+          .name = "epoll",
+          .summary = "event loops wait in epoll_wait(2) on an interest list kept in the kernel",
+          .limit = "",  // none of the model's own: memory and descriptors
+          .default_threads = 1,
+          .threads_help = "event loops, each with its own thread, epoll instance and SO_REUSEPORT listener",
+          .flags = {{"edge", "edge-triggered (EPOLLET): read and write until EAGAIN, a bounded amount per turn"}},
+      },
+      config);
+  const bool edge = server.options.flag("edge");
+  std::vector<UniqueFd> listeners;
+  listeners.push_back(std::move(server.listener));
+  for (int i = 1; i < server.options.threads; ++i) {
+    listeners.push_back(open_listener_on_same_port(listeners.front().get(), server.options, config));
+  }
+  // Every loop's descriptors are opened before any loop runs: once one accepts, the others could find none left.
+  std::vector<std::unique_ptr<EpollLoop>> loops;
+  for (UniqueFd& listener : listeners) loops.push_back(std::make_unique<EpollLoop>(server, std::move(listener), edge));
+  // Threads start after start_server blocked SIGINT and SIGTERM, so every loop inherits the mask its signalfd
+  // relies on. A jthread joins when it goes out of scope, after loop 0 has returned.
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  loops.front()->run();
+  return 0;
+}

@@ -1,0 +1,350 @@
+// sigio: signal-driven IO. Every socket is put in O_ASYNC mode with an owner (F_SETOWN) and a real-time signal
+// (F_SETSIG); the kernel then queues that signal, carrying the descriptor (si_fd) and what happened (si_band),
+// each time the socket's state changes. One thread takes the signals off the queue with sigwaitinfo(2) — they
+// are blocked, so no handler ever runs — together with SIGINT and SIGTERM.
+//
+// It demonstrates readiness delivered as a queue of events, the idea epoll and io_uring later made practical:
+//   - a signal says "something changed", not "this is how things are": after one, the socket is read and written
+//     until EAGAIN, and a connection that stopped reading under backpressure must be resumed when its output
+//     drains, because no new signal will come for bytes already waiting;
+//   - the queue is bounded by RLIMIT_SIGPENDING. When it is full the kernel sends a plain SIGIO instead, which
+//     says only "events were lost": the server then tries every socket once (a full rescan), so no connection is
+//     forgotten, and counts the overflows (logged at exit);
+//   - a queued signal may name a descriptor that was closed since, and perhaps reused: IO on it is non-blocking,
+//     so a stale signal costs at most one EAGAIN.
+// Inherent limit: the signal queue. One signal per segment received makes the queue the bottleneck under load, and
+// every overflow costs a rescan of every connection, O(n). One thread only: the signals go to the process.
+//
+// Try it:  bin/sigio --port 7000 &   nc 127.0.0.1 7000
+//          prlimit --sigpending=8 -- bin/sigio --port 7000    (a tiny queue: watch the overflows at exit)
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "common/server.hpp"
+#include "common/socket_io.hpp"
+
+using namespace iomodels;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// accept(2) calls per turn, so that a flood of connects cannot starve the open connections.
+constexpr int kAcceptsPerTurn = 64;
+// recv(2) calls of up to kReadChunk one connection gets per turn before the others have theirs.
+constexpr int kReadsPerTurn = 4;
+// Signals taken off the queue before the connections with work left (the ready list) get their next turn.
+constexpr int kSignalsPerRound = 64;
+// Out of descriptors: how long accepting waits unless a connection closes first.
+constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
+
+// The signal each socket raises. SIGRTMIN itself may be taken by the C library; the real-time signals queue one
+// instance per event, with siginfo, where a standard signal would merge them into one.
+int io_signal() { return SIGRTMIN + 1; }
+
+// can_read / can_write: a signal (or the rescan) said so, and no EAGAIN since. Both start true: bytes that arrived
+// before O_ASYNC was set will never be announced by a signal.
+struct Connection {
+  UniqueFd fd;
+  Session session;
+  bool can_read = true;
+  bool can_write = true;
+  bool queued = false;  // in the ready list
+};
+
+enum class Outcome { kClose, kWait, kMore };
+
+// Blocks the signals this server waits for: a blocked signal stays queued until sigwaitinfo takes it, and never
+// runs a handler or the default action (which for SIGIO and the real-time signals is to terminate).
+sigset_t block_io_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {io_signal(), SIGIO, SIGINT, SIGTERM}) sigaddset(&set, signal);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) die_errno("pthread_sigmask", rc);
+  return set;
+}
+
+// fcntl(2) "Signal-driven I/O": the owner receives the signal, F_SETSIG makes it a queued real-time signal with
+// si_fd and si_band filled in, O_ASYNC turns the notification on.
+void arm(int fd) {
+  if (fcntl(fd, F_SETOWN, getpid()) != 0) die_errno("fcntl F_SETOWN", errno);
+  if (fcntl(fd, F_SETSIG, io_signal()) != 0) die_errno("fcntl F_SETSIG", errno);
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0) die_errno("fcntl O_ASYNC", errno);
+}
+
+class SigioLoop {
+ public:
+  SigioLoop(const Server& server, const sigset_t& signals)
+      : server_(server), listener_(server.listener.get()), signals_(signals) {
+    arm(listener_);
+  }
+
+  ~SigioLoop() { log_message(std::to_string(overflows_) + " queue overflows recovered"); }
+
+  void run() {
+    accept_more_ = true;  // connections may have queued before the listener was armed
+    for (;;) {
+      siginfo_t info;
+      int signo = next_signal(info, /*block=*/ready_.empty() && !accept_more_);
+      for (int taken = 0; signo > 0;) {
+        if (signo == SIGINT || signo == SIGTERM) return;  // every connection closes with table_
+        on_signal(signo, info);
+        if (++taken == kSignalsPerRound) break;
+        signo = next_signal(info, /*block=*/false);
+      }
+      serve_ready_list();
+      if (paused_until_ && Clock::now() >= *paused_until_) resume_accepting();
+      if (accept_more_ && !paused_until_) on_accept();
+    }
+  }
+
+ private:
+  // The next queued signal, or 0 when none came (at once when !block; at the end of a pause while accepting is
+  // paused). The standard signals (SIGIO, SIGINT, SIGTERM) are taken before the real-time ones (signal(7)).
+  int next_signal(siginfo_t& info, bool block) {
+    int signo;
+    if (block && !paused_until_) {
+      signo = sigwaitinfo(&signals_, &info);
+    } else {
+      timespec timeout{};
+      if (block) {
+        const auto left = std::max(Clock::duration::zero(), *paused_until_ - Clock::now());
+        timeout.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();  // < 1 s
+      }
+      signo = sigtimedwait(&signals_, &info, &timeout);
+    }
+    if (signo < 0 && errno != EAGAIN && errno != EINTR) die_errno("sigwaitinfo", errno);
+    return std::max(signo, 0);
+  }
+
+  void on_signal(int signo, const siginfo_t& info) {
+    if (signo == SIGIO) {
+      on_overflow();
+      return;
+    }
+    if (info.si_fd == listener_) {
+      accept_more_ = true;
+      return;
+    }
+    Connection* connection = find(info.si_fd);
+    if (connection == nullptr) return;  // stale: the descriptor was closed after the signal was queued
+    // si_band holds poll(2) bits. On a reused descriptor they describe the old socket; trying is still harmless.
+    connection->can_read |= (info.si_band & (POLLIN | POLLERR | POLLHUP)) != 0;
+    connection->can_write |= (info.si_band & (POLLOUT | POLLERR | POLLHUP)) != 0;
+    serve(*connection);
+  }
+
+  // The real-time queue was full, so at least one event is lost and nothing says which. Empty what is queued (it
+  // is all covered by what follows, and the room is needed) and try every socket until EAGAIN.
+  void on_overflow() {
+    if (overflows_++ == 0) log_message("real-time signal queue overflowed (SIGIO): rescanning every socket");
+    // sigaction(2): setting a signal's action to SIG_IGN discards its pending instances, even while blocked.
+    struct sigaction ignore {};
+    struct sigaction previous {};
+    ignore.sa_handler = SIG_IGN;
+    if (sigaction(io_signal(), &ignore, &previous) != 0 || sigaction(io_signal(), &previous, nullptr) != 0) {
+      die_errno("sigaction", errno);
+    }
+    accept_more_ = true;
+    for (std::size_t fd = 0; fd < table_.size(); ++fd) {
+      if (!table_[fd]) continue;
+      table_[fd]->can_read = table_[fd]->can_write = true;
+      serve(*table_[fd]);
+    }
+  }
+
+  Connection* find(int fd) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size() || !table_[fd]) return nullptr;
+    return &*table_[fd];
+  }
+
+  void serve_ready_list() {
+    std::swap(ready_, serving_);
+    for (int fd : serving_) {
+      Connection* connection = find(fd);
+      // A connection closed since it was queued is gone; a new one on the same descriptor was never queued.
+      if (connection == nullptr || !connection->queued) continue;
+      connection->queued = false;
+      serve(*connection);
+    }
+    serving_.clear();
+  }
+
+  void serve(Connection& connection) {
+    switch (transfer(connection)) {
+      case Outcome::kClose:
+        close_connection(connection.fd.get());
+        return;
+      case Outcome::kMore:
+        // Stopped short of EAGAIN: no signal will come for what is left, so it gets a turn next round.
+        if (!connection.queued) ready_.push_back(connection.fd.get());
+        connection.queued = true;
+        return;
+      case Outcome::kWait:
+        return;  // EAGAIN (a signal will come) or nothing wanted
+    }
+  }
+
+  // Send what is owed, read what is there, until each would block. The loop also resumes a connection that
+  // stopped reading under backpressure: once a send drains its output, the next pass reads again, since the
+  // bytes waiting in the socket will never raise another signal.
+  Outcome transfer(Connection& connection) {
+    Session& session = connection.session;
+    const int fd = connection.fd.get();
+    int reads_left = kReadsPerTurn;
+    for (;;) {
+      bool moved = false;
+      if (connection.can_write && session.has_output()) {
+        switch (send_from(fd, session)) {
+          case IoStatus::kClosed:
+            return Outcome::kClose;
+          case IoStatus::kWouldBlock:
+            connection.can_write = false;
+            break;  // POLL_OUT comes when room frees up
+          case IoStatus::kProgress:
+            moved = true;
+            break;
+        }
+      }
+      if (connection.can_read && session.wants_input()) {
+        if (reads_left-- == 0) return Outcome::kMore;
+        switch (receive(fd, session)) {
+          case IoStatus::kClosed:
+            return Outcome::kClose;
+          case IoStatus::kWouldBlock:
+            connection.can_read = false;
+            break;  // POLL_IN comes with the next bytes
+          case IoStatus::kProgress:
+            moved = true;
+            break;
+        }
+      }
+      if (session.done()) return Outcome::kClose;
+      if (!moved) return Outcome::kWait;
+    }
+  }
+
+  // One recv(2) into this loop's buffer, handed to the session. Every turn ends with a recv that fails with
+  // EAGAIN; reading through a buffer of the loop's own (one copy) rather than session.read_buffer() keeps that
+  // from leaving a read buffer allocated on an idle connection.
+  IoStatus receive(int fd, Session& session) {
+    // Raw echo: never read past the 1 MiB backpressure bound (PROTOCOL.md).
+    const std::size_t room = kMaxPendingOutput - std::min(kMaxPendingOutput, session.pending_output().size());
+    const ssize_t n = ::recv(fd, scratch_.data(), std::min(scratch_.size(), room), 0);
+    if (n > 0) {
+      session.receive({scratch_.data(), static_cast<std::size_t>(n)});
+    } else if (n == 0) {
+      session.receive_eof();
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return IoStatus::kWouldBlock;
+    } else if (connection_error_is_fatal("recv", errno)) {
+      return IoStatus::kClosed;
+    }
+    return IoStatus::kProgress;
+  }
+
+  // Accepts until EAGAIN, at most kAcceptsPerTurn: the listener's signal came once per connection, possibly
+  // long ago, so stopping early means coming back on our own (accept_more_).
+  void on_accept() {
+    accept_more_ = false;
+    for (int i = 0; i < kAcceptsPerTurn; ++i) {
+      UniqueFd fd(accept_connection(listener_, /*nonblocking=*/true));
+      if (!fd) {
+        const int err = errno;
+        switch (classify_errno(err)) {
+          case ErrnoClass::kRetry:
+            return;  // EAGAIN: the backlog is empty
+          case ErrnoClass::kShedLoad:
+            pause_accepting(err);
+            return;
+          case ErrnoClass::kPeerGone:
+            continue;
+          case ErrnoClass::kBug:
+            die_errno("accept", err);
+        }
+      }
+      if (over_connection_limit(server_.options, open_)) continue;  // closed at once (--max-conns)
+      add_connection(std::move(fd));
+    }
+    accept_more_ = true;
+  }
+
+  void add_connection(UniqueFd fd) {
+    const int number = fd.get();
+    // accept(2): the new socket inherits neither O_ASYNC nor O_NONBLOCK nor the owner from the listener.
+    arm(number);
+    if (table_.size() <= static_cast<std::size_t>(number))
+      table_.resize(std::max<std::size_t>(number + 1, 2 * table_.size()));
+    table_[number].emplace(Connection{.fd = std::move(fd), .session = Session(server_.session)});
+    ++open_;
+    serve(*table_[number]);  // bytes that came before arm() raised no signal
+  }
+
+  void close_connection(int fd) {
+    table_[fd].reset();  // close(2) also ends the socket's O_ASYNC registration; queued signals stay behind
+    --open_;
+    if (paused_until_) resume_accepting();  // a descriptor was freed
+  }
+
+  // Out of descriptors or memory: the connection stays in the backlog. Stop accepting for a while instead of
+  // failing once per signal; no signal will announce the waiting connections later, so resuming accepts at once.
+  void pause_accepting(int err) {
+    if (!shedding_logged_) log_errno("accept (pausing until descriptors free up)", err);
+    shedding_logged_ = true;
+    paused_until_ = Clock::now() + kShedLoadPause;
+  }
+
+  void resume_accepting() {
+    paused_until_.reset();
+    accept_more_ = true;
+  }
+
+  const Server& server_;
+  const int listener_;
+  const sigset_t signals_;
+  // Indexed by descriptor: the kernel hands out the lowest free number, so the table stays dense.
+  std::vector<std::optional<Connection>> table_;
+  std::size_t open_ = 0;
+  std::vector<int> ready_;    // connections with work left, served next round
+  std::vector<int> serving_;  // the ready list being served (swapped, so serving may queue again)
+  bool accept_more_ = false;
+  std::optional<Clock::time_point> paused_until_;
+  bool shedding_logged_ = false;
+  unsigned long overflows_ = 0;
+  std::array<char, kReadChunk> scratch_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists and before any socket can raise a signal.
+  const sigset_t signals = block_io_signals();
+  Server server = start_server(
+      argc, argv,
+      ModelInfo{
+          .name = "sigio",
+          .summary =
+              "one thread takes per-socket real-time signals (O_ASYNC, F_SETSIG) off the queue with sigwaitinfo(2)",
+          .limit = "the real-time signal queue (RLIMIT_SIGPENDING): when it overflows every socket is rescanned, O(n)",
+          .default_threads = 0,  // no --threads: F_SETOWN directs every socket's signal to the one process
+          .threads_help = {},
+          .flags = {},
+      },
+      ListenerConfig{.nonblocking = true});
+  SigioLoop(server, signals).run();
+  return 0;
+}

@@ -1,0 +1,92 @@
+// What coroutine promises beyond the protocol (coroutine/README.md): --threads N runs N threads, each with its
+// own io_context and its own SO_REUSEPORT acceptor on one port, so the kernel spreads connections over them;
+// --max-conns still counts the connections of all of them; and SIGTERM stops every thread.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/fd_limit_support.hpp"
+#include "tests/server_fixture.hpp"
+
+namespace iomodels::test {
+namespace {
+
+// The Threads: line of /proc/<pid>/status; -1 when it cannot be read.
+int thread_count(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+void expect_clean_stop(ServerProcess& server) {
+  ASSERT_TRUE(server.signal(SIGTERM));
+  std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
+  ASSERT_TRUE(status.has_value()) << "coroutine did not exit within a second of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
+}
+
+TEST(CoroutineThreads, RunsOneThreadPerIoContext) {
+  std::string skip;
+  std::string error;
+  auto server = start_model("coroutine", {"--threads", "3"}, &skip, &error);
+  if (!server && !skip.empty()) GTEST_SKIP() << skip;
+  ASSERT_TRUE(server) << error;
+  // The banner comes once the first listener listens; the other threads start just after it. A sanitizer
+  // build may run one thread of its own.
+  EXPECT_TRUE(eventually([&] { return thread_count(server->pid()) >= 3; }, kIoTimeout))
+      << "threads: " << thread_count(server->pid());
+  EXPECT_LE(thread_count(server->pid()), 4);
+  // Enough clients that every thread almost surely gets some; each is served whichever accepted it.
+  std::vector<Client> clients;
+  for (int i = 0; i < 24; ++i) {
+    clients.push_back(Client::connect(server->host(), server->port()));
+    ASSERT_EQ(echo_problem(clients.back(), "client " + std::to_string(i)), "") << "client " << i;
+  }
+  // One client that does not read leaves output pending on its thread; shutdown still takes under a second.
+  std::string bulk(4 << 20, 'x');
+  Client stuck = Client::connect(server->host(), server->port());
+  ASSERT_TRUE(stuck.connected()) << stuck.error();
+  stuck.write_some(bulk);
+  expect_clean_stop(*server);
+}
+
+TEST(CoroutineThreads, MaxConnsCountsTheConnectionsOfEveryIoContext) {
+  std::string skip;
+  std::string error;
+  auto server = start_model("coroutine", {"--threads", "2", "--max-conns", "3"}, &skip, &error);
+  if (!server && !skip.empty()) GTEST_SKIP() << skip;
+  ASSERT_TRUE(server) << error;
+  std::vector<Client> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(Client::connect(server->host(), server->port()));
+    ASSERT_EQ(echo_problem(clients.back(), "client " + std::to_string(i)), "") << "client " << i;
+  }
+  // Whichever thread accepts them, connections over the limit are closed at once.
+  for (int i = 0; i < 4; ++i) {
+    Client over = Client::connect(server->host(), server->port());
+    ASSERT_TRUE(over.connected()) << over.error();
+    ReadResult closed = over.wait_closed();
+    EXPECT_TRUE(closed_by_peer(closed.end)) << "connection " << i << " over --max-conns 3: " << closed.describe();
+    EXPECT_EQ(closed.data, "");
+  }
+
+  clients.erase(clients.begin());
+  // The thread that held it sees the EOF and closes it; a new client is served once it has.
+  EXPECT_TRUE(eventually(
+      [&] {
+        Client next = Client::connect(server->host(), server->port());
+        return echo_problem(next, "room again", Millis(500)) == "";
+      },
+      kIoTimeout));
+  expect_clean_stop(*server);
+}
+
+}  // namespace
+}  // namespace iomodels::test

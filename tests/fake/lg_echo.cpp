@@ -1,0 +1,4 @@
+// Fake server for the load generator's tests (see lg_fake_server.hpp): a correct echo server.
+#include "tests/fake/lg_fake_server.hpp"
+
+int main(int argc, char** argv) { return lg_fake::run(argc, argv, lg_fake::Fault::kNone); }

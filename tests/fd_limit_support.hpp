@@ -1,0 +1,48 @@
+// Helpers for the tests of the single-threaded readiness models (nonblocking, select, poll) that play with
+// descriptor limits: more connections than FD_SETSIZE, and a server squeezed until accept(2) fails with EMFILE.
+#pragma once
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/server_process.hpp"
+#include "tests/test_support.hpp"
+
+namespace iomodels::test {
+
+// $BIN_DIR/name (bin/ when BIN_DIR is unset).
+std::string model_binary(const std::string& name);
+
+// Starts the model with --port 0 and the given arguments and waits for its banner. Returns nullptr with *skip set
+// when the binary is not built; a server that is built but does not start is a failure (*error says why).
+std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
+                                           std::string* skip, std::string* error);
+
+// Raises this process's soft RLIMIT_NOFILE to at least want (up to the hard limit). False when the hard limit
+// is lower than want.
+bool ensure_own_fd_limit(rlim_t want);
+
+// The descriptors the process has open now, from /proc/<pid>/fd.
+std::vector<int> open_fds(pid_t pid);
+
+// Lowers the process's RLIMIT_NOFILE (soft and hard, with prlimit(2)) so that exactly free_slots more descriptors
+// can be opened: the lowest number that accept(2) would hand out must stay below the limit (getrlimit(2)).
+bool leave_free_fds(pid_t pid, std::size_t free_slots);
+
+// CPU time the process has used so far (user + system), in milliseconds, from /proc/<pid>/stat.
+long cpu_millis(pid_t pid);
+
+// The scenario every one of these models must pass: with room for three connections only, three clients are
+// served, two more wait (not closed, not echoed) while the server keeps serving the three, and each of the two is
+// served as soon as one of the first three leaves. may_spin: the busy loop may burn CPU while out of descriptors
+// (it always does); the others must sleep. Ends with SIGTERM and exit 0.
+void check_recovers_from_emfile(const std::string& model, bool may_spin);
+
+// One echo round trip with a deadline: writes bytes, reads as many back. Describes what went wrong, or "".
+std::string echo_problem(Client& client, const std::string& bytes, Millis timeout = kIoTimeout);
+
+}  // namespace iomodels::test
