@@ -1,7 +1,6 @@
 // run_load(): plans a run, starts one worker per thread, reports progress, merges the workers' results.
 #include "client/load.hpp"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,17 +12,10 @@
 
 #include "client/endpoint.hpp"
 #include "client/engine.hpp"
+#include "common/limits.hpp"
 
 namespace iomodels::loadgen {
 namespace {
-
-// Each connection costs a descriptor; a run of 10,000 connections needs more than the usual soft limit of 1024.
-void raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-}
 
 void validate(const LoadConfig& config) {
   auto bad = [](const std::string& what) { throw std::runtime_error("invalid load configuration: " + what); };
@@ -50,7 +42,8 @@ int thread_count(const LoadConfig& config) {
 
 LoadResult run_load(const LoadConfig& config) {
   validate(config);
-  raise_descriptor_limit();
+  // Each connection costs a descriptor; a run of 10,000 connections needs more than the usual soft 1024.
+  raise_open_file_limit();
 
   detail::RunPlan plan;
   plan.config = &config;

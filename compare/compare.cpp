@@ -70,7 +70,7 @@ class ProgressLine {
     std::string what;
     if (record.load_ran && record.messages > 0) {
       what = format_count(record.msgs_per_s) + " msgs/s, p99 " + format_latency(record.p99_ns);
-      if (record.cpu_us_per_msg > 0) what += ", " + format_count(record.cpu_us_per_msg * 1000) + " ns CPU/msg";
+      if (record.cpu_us_per_msg > 0) what += ", " + format_latency(record.cpu_us_per_msg * 1000) + " CPU/msg";
     }
     const std::string note = record.note + (record.stop_note.empty() ? "" : " " + record.stop_note);
     if (!note.empty()) what += (what.empty() ? "" : "; ") + note;

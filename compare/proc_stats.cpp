@@ -1,29 +1,71 @@
 #include "compare/proc_stats.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <string_view>
 
 namespace iomodels::compare {
 namespace {
 
+// /proc files are read with plain read(2) into a buffer on the stack: the sampler reads hundreds of them a few
+// times a second on the load generator's core, and an ifstream per file costs several times as much.
+class ProcFile {
+ public:
+  // Reads the whole file (up to the buffer's size); empty when it cannot be opened, e.g. the process is gone.
+  // text() is always NUL-terminated, so strtoull and strchr may read it.
+  explicit ProcFile(const char* path) {
+    buffer_[0] = '\0';
+    text_ = std::string_view(buffer_, 0);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    std::size_t used = 0;
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer_ + used, sizeof buffer_ - 1 - used);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      used += static_cast<std::size_t>(n);
+      if (used == sizeof buffer_ - 1) break;
+    }
+    ::close(fd);
+    buffer_[used] = '\0';
+    text_ = std::string_view(buffer_, used);
+  }
+  std::string_view text() const { return text_; }
+
+  // The number after "key" (e.g. "VmRSS:"), skipping blanks; 0 when the key is absent.
+  unsigned long long field(std::string_view key) const {
+    std::size_t at = 0;
+    while ((at = text_.find(key, at)) != std::string_view::npos) {
+      if (at == 0 || text_[at - 1] == '\n') return std::strtoull(buffer_ + at + key.size(), nullptr, 10);
+      at += key.size();
+    }
+    return 0;
+  }
+
+ private:
+  char buffer_[4096];
+  std::string_view text_;
+};
+
+struct Path {
+  char text[64];
+  Path(pid_t pid, const char* file) { std::snprintf(text, sizeof text, "/proc/%d/%s", pid, file); }
+  Path(pid_t pid, pid_t tid, const char* file) {
+    std::snprintf(text, sizeof text, "/proc/%d/task/%d/%s", pid, tid, file);
+  }
+};
+
 bool parse_pid(const char* name, pid_t& pid) {
   const auto [end, error] = std::from_chars(name, name + std::strlen(name), pid);
   return error == std::errc() && *end == '\0';
-}
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream file(path);
-  std::string line;
-  std::getline(file, line);
-  return line;
 }
 
 // The fields of /proc/PID/stat after "pid (comm) ", numbered from 3 (state) as proc(5) numbers them. comm may
@@ -37,59 +79,46 @@ struct StatFields {
 };
 
 bool read_stat(pid_t pid, StatFields& fields) {
-  const std::string line = read_first_line("/proc/" + std::to_string(pid) + "/stat");
+  const ProcFile file(Path(pid, "stat").text);
+  const std::string_view line = file.text();
   const auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return false;
-  std::vector<std::string_view> values;  // values[0] is field 3
-  std::string_view rest = std::string_view(line).substr(close + 2);
-  while (!rest.empty() && values.size() < 18) {
-    const auto space = rest.find(' ');
-    values.push_back(rest.substr(0, space));
-    if (space == std::string_view::npos) break;
-    rest.remove_prefix(space + 1);
+  if (close == std::string_view::npos || close + 2 >= line.size()) return false;
+  long long values[18] = {};  // values[0] is field 3
+  const char* at = line.data() + close + 2;
+  const char* const end = line.data() + line.size();
+  fields.state = *at;
+  int count = 1;
+  at = std::find(at, end, ' ');
+  while (count < 18 && at < end) {
+    ++at;
+    const auto [next, error] = std::from_chars(at, end, values[count]);
+    if (error != std::errc()) return false;
+    at = next;
+    ++count;
   }
-  if (values.size() < 18) return false;
-  auto number = [&](int field) { return std::strtoll(std::string(values[field - 3]).c_str(), nullptr, 10); };
-  fields.state = values[0].empty() ? '?' : values[0][0];
-  fields.pgrp = static_cast<pid_t>(number(5));
-  fields.utime = static_cast<unsigned long long>(number(14));
-  fields.stime = static_cast<unsigned long long>(number(15));
-  fields.cutime = number(16);
-  fields.cstime = number(17);
-  fields.num_threads = number(20);
+  if (count < 18) return false;
+  auto field = [&](int number) { return values[number - 3]; };
+  fields.pgrp = static_cast<pid_t>(field(5));
+  fields.utime = static_cast<unsigned long long>(field(14));
+  fields.stime = static_cast<unsigned long long>(field(15));
+  fields.cutime = field(16);
+  fields.cstime = field(17);
+  fields.num_threads = field(20);
   return true;
-}
-
-// The value in kB of the line starting with key ("VmRSS:") in a /proc file, in bytes; 0 when absent.
-std::size_t read_kib_field(const std::string& path, std::string_view key) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.starts_with(key)) return std::strtoull(line.c_str() + key.size(), nullptr, 10) * 1024;
-  }
-  return 0;
 }
 
 // Adds the context switches of every task of the process; returns the nanoseconds its tasks have spent on a CPU.
 std::uint64_t add_task_figures(pid_t pid, GroupSample& sample) {
   std::uint64_t runtime_ns = 0;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(tasks.c_str());
+  DIR* dir = ::opendir(Path(pid, "task").text);
   if (dir == nullptr) return 0;
   while (dirent* entry = ::readdir(dir)) {
     pid_t tid = 0;
     if (!parse_pid(entry->d_name, tid)) continue;
-    const std::string task = tasks + "/" + entry->d_name;
-    runtime_ns += std::strtoull(read_first_line(task + "/schedstat").c_str(), nullptr, 10);
-    std::ifstream file(task + "/status");
-    std::string line;
-    while (std::getline(file, line)) {
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
-        sample.voluntary_switches += std::strtoull(line.c_str() + 24, nullptr, 10);
-      } else if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
-        sample.involuntary_switches += std::strtoull(line.c_str() + 27, nullptr, 10);
-      }
-    }
+    runtime_ns += std::strtoull(ProcFile(Path(pid, tid, "schedstat").text).text().data(), nullptr, 10);
+    const ProcFile status(Path(pid, tid, "status").text);
+    sample.voluntary_switches += status.field("voluntary_ctxt_switches:");
+    sample.involuntary_switches += status.field("nonvoluntary_ctxt_switches:");
   }
   ::closedir(dir);
   return runtime_ns;
@@ -97,8 +126,10 @@ std::uint64_t add_task_figures(pid_t pid, GroupSample& sample) {
 
 }  // namespace
 
-GroupSample sample_process_group(pid_t pgid, bool detailed) {
+GroupSample sample_process_group(pid_t pgid, SampleDetail detail) {
   static const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  static const std::size_t kPageSize = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const bool counters = detail == SampleDetail::kCounters;
   GroupSample sample;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return sample;
@@ -110,21 +141,26 @@ GroupSample sample_process_group(pid_t pgid, bool detailed) {
     // A process may exit between readdir and the read: it is then simply not a member any more.
     if (!parse_pid(entry->d_name, pid) || !read_stat(pid, stat) || stat.pgrp != pgid) continue;
     sample.pids.push_back(pid);
-    const auto children = static_cast<unsigned long long>(stat.cutime + stat.cstime);
     user_ticks += stat.utime + static_cast<unsigned long long>(stat.cutime);
     system_ticks += stat.stime + static_cast<unsigned long long>(stat.cstime);
-    if (detailed) {
+    if (counters) {
       // A zombie still shows its task's runtime and switches until it is reaped: read it like a live process,
       // or a child that has just exited would take its CPU time out of the sum.
       const double own_ticks_s = static_cast<double>(stat.utime + stat.stime) / kTicksPerSecond;
       const double live_s = static_cast<double>(add_task_figures(pid, sample)) / 1e9;
-      sample.cpu_seconds += std::max(own_ticks_s, live_s) + static_cast<double>(children) / kTicksPerSecond;
+      const double children_s = static_cast<double>(stat.cutime + stat.cstime) / kTicksPerSecond;
+      sample.cpu_seconds += std::max(own_ticks_s, live_s) + children_s;
     }
     if (stat.state == 'Z') continue;
     ++sample.processes;
     sample.threads += static_cast<int>(stat.num_threads);
-    sample.rss_bytes += read_kib_field("/proc/" + std::to_string(pid) + "/status", "VmRSS:");
-    if (detailed) sample.pss_bytes += read_kib_field("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss:");
+    // statm's second field is the resident pages: VmRSS without formatting all of /proc/PID/status.
+    const ProcFile statm(Path(pid, "statm").text);
+    const char* resident = std::strchr(statm.text().data(), ' ');
+    if (resident != nullptr) sample.rss_bytes += std::strtoull(resident + 1, nullptr, 10) * kPageSize;
+    if (detail == SampleDetail::kPss) {
+      sample.pss_bytes += ProcFile(Path(pid, "smaps_rollup").text).field("Pss:") * 1024;
+    }
   }
   ::closedir(proc);
   sample.user_seconds = static_cast<double>(user_ticks) / kTicksPerSecond;

@@ -141,7 +141,7 @@ Table build_table(const CompareResults& results) {
                                                     : "-");
     if (o.syscalls) cells.push_back(s.syscalls_per_msg ? short_figure(*s.syscalls_per_msg) : "-");
     cells.push_back(or_dash(short_figure(static_cast<double>(s.peak_rss_bytes) / (1024.0 * 1024.0))));
-    cells.push_back(or_dash(short_figure(static_cast<double>(s.peak_pss_bytes) / (1024.0 * 1024.0))));
+    cells.push_back(or_dash(short_figure(static_cast<double>(s.pss_bytes) / (1024.0 * 1024.0))));
     cells.push_back(or_dash(std::to_string(s.peak_threads) + "/" + std::to_string(s.peak_processes)));
     cells.push_back(or_dash(format_count(static_cast<double>(s.errors))));
     if (o.wrk) {
@@ -316,7 +316,8 @@ std::string report_markdown(const CompareResults& results) {
   text << "`*` marks the highest msgs/s and the lowest server CPU per message of each scenario, among the models "
           "that served the whole load without an error. Latencies are the load generator's, from send to the "
           "whole echo. CPU µs/msg is the server's user + system time over the measured window (its whole process "
-          "group, reaped children included) divided by the messages answered. RSS is the peak of the summed "
+          "group, reaped children included; read from its start to a quarter second before its end and scaled) "
+          "divided by the messages answered. RSS is the peak of the summed "
           "resident set sizes of the group, which counts pages that forked processes share once per process; PSS "
           "divides each shared page among its sharers and so shows what a forking server really costs. thr/proc "
           "are the peak threads and processes. MB/s counts 10^6 bytes received.\n\n";

@@ -76,7 +76,7 @@ Row summarize(std::vector<RunRecord> runs) {
   set_median(s, loaded, &RunRecord::server_sampled_seconds);
   set_median(s, loaded, &RunRecord::cpu_us_per_msg);
   set_median(s, loaded, &RunRecord::peak_rss_bytes);
-  set_median(s, loaded, &RunRecord::peak_pss_bytes);
+  set_median(s, loaded, &RunRecord::pss_bytes);
   set_median(s, loaded, &RunRecord::peak_threads);
   set_median(s, loaded, &RunRecord::peak_processes);
   set_median(s, loaded, &RunRecord::voluntary_switches);
@@ -248,7 +248,7 @@ nlohmann::json run_to_json(const RunRecord& r) {
                   {"sampled_seconds", r.server_sampled_seconds},
                   {"cpu_us_per_message", r.cpu_us_per_msg},
                   {"peak_rss_bytes", r.peak_rss_bytes},
-                  {"pss_bytes", r.peak_pss_bytes},
+                  {"pss_bytes", r.pss_bytes},
                   {"peak_threads", r.peak_threads},
                   {"peak_processes", r.peak_processes},
                   {"voluntary_context_switches", r.voluntary_switches},
@@ -359,7 +359,7 @@ std::string csv_line(const Row& row) {
       figure(s.server_cpu_seconds, 3),
       figure(s.cpu_us_per_msg, 3),
       figure(static_cast<double>(s.peak_rss_bytes) / (1024.0 * 1024.0), 2),
-      figure(static_cast<double>(s.peak_pss_bytes) / (1024.0 * 1024.0), 2),
+      figure(static_cast<double>(s.pss_bytes) / (1024.0 * 1024.0), 2),
       loaded ? std::to_string(s.peak_threads) : "",
       loaded ? std::to_string(s.peak_processes) : "",
       loaded ? std::to_string(s.voluntary_switches) : "",

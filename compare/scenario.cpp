@@ -113,6 +113,7 @@ class GroupSampler {
   std::size_t peak_rss = 0;
   int peak_threads = 0;
   int peak_processes = 0;
+  std::size_t pss_bytes = 0;  // near the window's end
   std::optional<std::uint64_t> syscalls;
   double syscalls_seconds = 0;  // how long perf counted
   std::string syscalls_note;
@@ -124,23 +125,27 @@ class GroupSampler {
     peak_processes = std::max(peak_processes, sample.processes);
   }
 
-  // A detailed sample, stamped with the middle of the time it took (hundreds of processes take a while).
+  // A sample of the counters, stamped with the middle of the time it took (hundreds of processes take a while).
   GroupSample timed_sample(Clock::time_point& at) {
     const auto started = Clock::now();
-    GroupSample sample = sample_process_group(pgid_, true);
+    GroupSample sample = sample_process_group(pgid_, SampleDetail::kCounters);
     at = started + (Clock::now() - started) / 2;
     note_peaks(sample);
     return sample;
   }
 
-  // Samples every kSampleInterval until deadline; false when told to stop first.
+  // Samples the peaks every kSampleInterval until deadline; false when told to stop first. The sampler shares
+  // the load generator's core, so when a sample takes long (a group of hundreds of processes) the next one
+  // waits ten times as long: sampling never takes more than a tenth of that core.
   bool sample_until(Clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     for (;;) {
       lock.unlock();
-      note_peaks(sample_process_group(pgid_, false));
+      const auto started = Clock::now();
+      note_peaks(sample_process_group(pgid_, SampleDetail::kPeaks));
+      const auto interval = std::max<Clock::duration>(kSampleInterval, (Clock::now() - started) * 10);
       lock.lock();
-      const auto next = std::min(deadline, Clock::now() + kSampleInterval);
+      const auto next = std::min(deadline, Clock::now() + interval);
       const bool stopped = wake_.wait_until(lock, next, [this] { return stop_; });
       // On a busy machine this thread may run late: a deadline passed counts, whatever came meanwhile.
       if (Clock::now() >= deadline) return true;
@@ -156,6 +161,7 @@ class GroupSampler {
     const bool completed = sample_until(window_end_);
     after = timed_sample(after_at);
     have_window = completed && after_at > before_at;
+    pss_bytes = sample_process_group(pgid_, SampleDetail::kPss).pss_bytes;
     if (perf) stop_perf(*perf);
   }
 
@@ -219,7 +225,7 @@ void copy_load_figures(const loadgen::LoadResult& load, RunRecord& record) {
 
 void copy_server_figures(const GroupSampler& sampler, std::chrono::nanoseconds window, RunRecord& record) {
   record.peak_rss_bytes = sampler.peak_rss;
-  record.peak_pss_bytes = std::max(sampler.before.pss_bytes, sampler.after.pss_bytes);
+  record.pss_bytes = sampler.pss_bytes;
   record.peak_threads = sampler.peak_threads;
   record.peak_processes = sampler.peak_processes;
   if (!sampler.have_window) return;

@@ -53,7 +53,7 @@ struct RunRecord {
   double server_sampled_seconds = 0;  // the time between the two samples the CPU figures come from
   double cpu_us_per_msg = 0;  // server CPU time per answered message; 0 when none was answered
   std::size_t peak_rss_bytes = 0;
-  std::size_t peak_pss_bytes = 0;  // the larger of the proportional set sizes at the window's two ends
+  std::size_t pss_bytes = 0;  // proportional set size, read just before the window ends
   int peak_threads = 0;
   int peak_processes = 0;
   std::uint64_t voluntary_switches = 0;

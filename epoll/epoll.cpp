@@ -195,7 +195,7 @@ class EpollLoop {
       }
       if (connection.can_read && session.wants_input()) {
         if (reads_left-- == 0) return Outcome::kMore;
-        switch (receive(fd, session)) {
+        switch (receive_into(fd, session)) {
           case IoStatus::kClosed:
             return Outcome::kClose;
           case IoStatus::kWouldBlock:
@@ -209,25 +209,6 @@ class EpollLoop {
       if (session.done()) return Outcome::kClose;
       if (!moved) return Outcome::kWait;
     }
-  }
-
-  // One recv(2) into this loop's buffer, handed to the session. Reading through a buffer of the loop's own (one
-  // copy) rather than session.read_buffer() keeps an idle connection free of any buffer: edge-triggered mode
-  // ends every turn with a recv that fails with EAGAIN, which would leave a session's read buffer allocated.
-  IoStatus receive(int fd, Session& session) {
-    // Raw echo: never read past the 1 MiB backpressure bound (PROTOCOL.md).
-    const std::size_t room = kMaxPendingOutput - std::min(kMaxPendingOutput, session.pending_output().size());
-    const ssize_t n = ::recv(fd, scratch_.data(), std::min(scratch_.size(), room), 0);
-    if (n > 0) {
-      session.receive({scratch_.data(), static_cast<std::size_t>(n)});
-    } else if (n == 0) {
-      session.receive_eof();
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return IoStatus::kWouldBlock;
-    } else if (connection_error_is_fatal("recv", errno)) {
-      return IoStatus::kClosed;
-    }
-    return IoStatus::kProgress;
   }
 
   void on_accept() {
@@ -298,7 +279,6 @@ class EpollLoop {
   std::vector<std::optional<Connection>> table_;
   std::vector<int> ready_;    // edge-triggered connections with work left, served next round
   std::vector<int> serving_;  // the ready list being served (swapped, so serving may queue again)
-  std::array<char, kReadChunk> scratch_;
   std::optional<Clock::time_point> paused_until_;
   bool shedding_logged_ = false;
 };

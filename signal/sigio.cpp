@@ -222,7 +222,7 @@ class SigioLoop {
       }
       if (connection.can_read && session.wants_input()) {
         if (reads_left-- == 0) return Outcome::kMore;
-        switch (receive(fd, session)) {
+        switch (receive_into(fd, session)) {
           case IoStatus::kClosed:
             return Outcome::kClose;
           case IoStatus::kWouldBlock:
@@ -236,25 +236,6 @@ class SigioLoop {
       if (session.done()) return Outcome::kClose;
       if (!moved) return Outcome::kWait;
     }
-  }
-
-  // One recv(2) into this loop's buffer, handed to the session. Every turn ends with a recv that fails with
-  // EAGAIN; reading through a buffer of the loop's own (one copy) rather than session.read_buffer() keeps that
-  // from leaving a read buffer allocated on an idle connection.
-  IoStatus receive(int fd, Session& session) {
-    // Raw echo: never read past the 1 MiB backpressure bound (PROTOCOL.md).
-    const std::size_t room = kMaxPendingOutput - std::min(kMaxPendingOutput, session.pending_output().size());
-    const ssize_t n = ::recv(fd, scratch_.data(), std::min(scratch_.size(), room), 0);
-    if (n > 0) {
-      session.receive({scratch_.data(), static_cast<std::size_t>(n)});
-    } else if (n == 0) {
-      session.receive_eof();
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return IoStatus::kWouldBlock;
-    } else if (connection_error_is_fatal("recv", errno)) {
-      return IoStatus::kClosed;
-    }
-    return IoStatus::kProgress;
   }
 
   // Accepts until EAGAIN, at most kAcceptsPerTurn: the listener's signal came once per connection, possibly
@@ -325,7 +306,6 @@ class SigioLoop {
   std::optional<Clock::time_point> paused_until_;
   bool shedding_logged_ = false;
   unsigned long overflows_ = 0;
-  std::array<char, kReadChunk> scratch_;
 };
 
 }  // namespace

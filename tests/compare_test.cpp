@@ -14,6 +14,7 @@
 
 #include "compare/compare.hpp"
 #include "compare/options.hpp"
+#include "compare/proc_stats.hpp"
 #include "compare/report.hpp"
 #include "compare/results.hpp"
 #include "compare/scenario.hpp"
@@ -221,6 +222,39 @@ TEST(CompareAffinity, PinsTheThreadAndRestoresIt) {
     EXPECT_EQ(allowed_cpus(), std::vector<int>{before.back()});
   }
   EXPECT_EQ(allowed_cpus(), before);
+}
+
+// ---- /proc ----------------------------------------------------------------------------------------------------
+
+TEST(CompareProcStats, SamplesEveryMemberOfAGroup) {
+  // A shell in a group of its own with a child of its own: two processes, each one thread.
+  ServerProcess group("/bin/sh", {"-c", "sleep 5 & while :; do :; done"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  GroupSample peaks;
+  while (peaks.processes < 2 && std::chrono::steady_clock::now() < deadline) {
+    peaks = sample_process_group(group.pid(), SampleDetail::kPeaks);
+  }
+  EXPECT_EQ(peaks.processes, 2);
+  EXPECT_EQ(peaks.threads, 2);
+  EXPECT_GT(peaks.rss_bytes, 0U);
+  EXPECT_EQ(peaks.pss_bytes, 0U);
+
+  const GroupSample first = sample_process_group(group.pid(), SampleDetail::kCounters);
+  const GroupSample pss = sample_process_group(group.pid(), SampleDetail::kPss);
+  EXPECT_GT(pss.pss_bytes, 0U);
+  EXPECT_LE(pss.pss_bytes, pss.rss_bytes);
+  // The busy loop's CPU time grows in nanoseconds, long before a 10 ms clock tick would show it.
+  GroupSample later = first;
+  while (later.cpu_seconds <= first.cpu_seconds && std::chrono::steady_clock::now() < deadline) {
+    later = sample_process_group(group.pid(), SampleDetail::kCounters);
+  }
+  EXPECT_GT(later.cpu_seconds, first.cpu_seconds);
+  EXPECT_GE(later.involuntary_switches + later.voluntary_switches, 1U);
+  group.kill_group();
+
+  const GroupSample gone = sample_process_group(group.pid(), SampleDetail::kCounters);
+  EXPECT_EQ(gone.processes, 0);
+  EXPECT_EQ(gone.cpu_seconds, 0);
 }
 
 // ---- wrk's report -------------------------------------------------------------------------------------------
