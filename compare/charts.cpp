@@ -117,7 +117,8 @@ std::string gnuplot_script(const CompareResults& results, const std::string& dir
     // forever, so it would flatter the model.
     if (line_chart(chart, results, size, "p99" + tag, p99_us, false)) {
       script << chart.str();
-      files.push_back({"p99" + suffix + ".png", "p99 latency against connections (models at their limit left out), " + what});
+      files.push_back(
+          {"p99" + suffix + ".png", "p99 latency against connections (models at their limit left out), " + what});
     }
 
     // CPU per message: bars clustered by model, one bar per connection count.
@@ -146,17 +147,19 @@ std::string gnuplot_script(const CompareResults& results, const std::string& dir
     script << "unset logscale\nset xrange [*:*]\nset yrange [0:*]\nset ylabel 'server CPU µs per message'\n"
            << "set xlabel ''\nset format y '%g'\nset style data histograms\n"
            << "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
-           << "set xtics rotate by -40 scale 0\nset key inside right top\n";
+           // unset first: the line charts' explicit tics would otherwise stay and widen the right margin.
+           << "unset xtics\nset xtics rotate by -40 scale 0 nomirror\nset key inside right top\n";
     script << "plot ";
     for (std::size_t i = 0; i < connections.size(); ++i) {
-      const std::string label = std::to_string(connections[i]) + (connections[i] == 1 ? " connection" : " connections");
+      const std::string label =
+          std::to_string(connections[i]) + (connections[i] == 1 ? " connection" : " connections");
       script << (i ? ", \\\n     " : "") << "$cpu" << tag << " using " << i + 2 << (i == 0 ? ":xtic(1)" : "")
              << " title " << quoted(label);
     }
     script << "\n";
     files.push_back({"cpu" + suffix + ".png", "server CPU µs per message by model, " + what});
     // Back to the line charts' settings for the next size.
-    script << "set style data linespoints\nset xtics norotate\nset xtics (";
+    script << "set style data linespoints\nunset xtics\nset xtics norotate scale default mirror\nset xtics (";
     for (std::size_t i = 0; i < connections.size(); ++i) {
       script << (i ? ", " : "") << quoted(std::to_string(connections[i])) << " " << connections[i];
     }

@@ -14,7 +14,7 @@
 namespace {
 
 // A server runs in a process group of its own, out of reach of the terminal's Ctrl-C: kill every one still
-// running, then die of the signal as before.
+// running (and perf, which has a group of its own too), then die of the signal as before.
 void on_fatal_signal(int signo) {
   iomodels::kill_every_server_group();
   ::signal(signo, SIG_DFL);
@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
   }
   ::signal(SIGPIPE, SIG_IGN);
   for (int signo : {SIGINT, SIGTERM, SIGHUP}) ::signal(signo, on_fatal_signal);
+#ifndef __SANITIZE_ADDRESS__
+  // A crash of the comparison itself must not leave a server (or perf) running either. Under AddressSanitizer
+  // its own handler reports the crash, which matters more there.
+  for (int signo : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(signo, on_fatal_signal);
+#endif
   // A forking server's children that outlive it come back to us, so they are seen and reaped, not lost to init.
   iomodels::adopt_orphans();
 

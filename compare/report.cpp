@@ -205,17 +205,38 @@ std::vector<std::string> reading(const CompareResults& results) {
       bullets.push_back(name + "no model served the whole load without errors.");
       continue;
     }
-    std::sort(eligible.begin(), eligible.end(),
-              [](const Row* a, const Row* b) { return a->summary.msgs_per_s > b->summary.msgs_per_s; });
-    const RunRecord& first = eligible[0]->summary;
-    std::string text = name + "`" + first.model + "` leads with " + format_count(first.msgs_per_s) + " msgs/s";
-    if (eligible.size() == 1) {
-      text += ", the only model that served the whole load";
+    std::string text = name;
+    const bool open_loop = results.options.rate > 0;
+    if (open_loop) {
+      // At a fixed rate every model that keeps up sends the same msgs/s: what tells them apart is latency.
+      std::sort(eligible.begin(), eligible.end(),
+                [](const Row* a, const Row* b) { return a->summary.p99_ns < b->summary.p99_ns; });
+      const RunRecord& first = eligible[0]->summary;
+      text += "at " + format_count(results.options.rate) + " msgs/s, `" + first.model + "` has the lowest p99, " +
+              format_latency(first.p99_ns);
+      if (eligible.size() > 1) {
+        const RunRecord& second = eligible[1]->summary;
+        text += " (the runner-up `" + second.model + "`: " + format_latency(second.p99_ns) + ")";
+      }
     } else {
-      const RunRecord& second = eligible[1]->summary;
-      const double ratio = first.msgs_per_s / std::max(second.msgs_per_s, 1e-9);
-      text += ", " + fixed(ratio, 2) + "× the runner-up `" + second.model + "` (" + format_count(second.msgs_per_s) +
-              (ratio < kNoise ? "; within the noise" : "") + ")";
+      std::sort(eligible.begin(), eligible.end(),
+                [](const Row* a, const Row* b) { return a->summary.msgs_per_s > b->summary.msgs_per_s; });
+      const RunRecord& first = eligible[0]->summary;
+      text += "`" + first.model + "` leads with " + format_count(first.msgs_per_s) + " msgs/s";
+      if (eligible.size() == 1) {
+        text += ", the only model that served the whole load";
+      } else {
+        const RunRecord& second = eligible[1]->summary;
+        const double ratio = first.msgs_per_s / std::max(second.msgs_per_s, 1e-9);
+        text += ", " + fixed(ratio, 2) + "× the runner-up `" + second.model + "` (" +
+                format_count(second.msgs_per_s) + (ratio < kNoise ? "; within the noise" : "") + ")";
+      }
+      if (eligible.size() >= 3) {
+        const RunRecord& last = eligible.back()->summary;
+        text += "; the slowest to serve it fully: `" + last.model + "`, " + format_count(last.msgs_per_s) +
+                " msgs/s (" + fixed(first.msgs_per_s / std::max(last.msgs_per_s, 1e-9), 1) +
+                "× fewer than the leader)";
+      }
     }
     std::vector<const Row*> by_cpu;
     for (const Row* row : eligible) {
@@ -225,7 +246,8 @@ std::vector<std::string> reading(const CompareResults& results) {
               [](const Row* a, const Row* b) { return a->summary.cpu_us_per_msg < b->summary.cpu_us_per_msg; });
     if (!by_cpu.empty()) {
       const RunRecord& lean = by_cpu[0]->summary;
-      text += "; the least server CPU per message: `" + lean.model + "`, " + short_figure(lean.cpu_us_per_msg) + " µs";
+      text += "; the least server CPU per message: `" + lean.model + "`, " + short_figure(lean.cpu_us_per_msg) +
+              " µs";
       if (by_cpu.size() > 1) {
         const RunRecord& next = by_cpu[1]->summary;
         const double ratio = next.cpu_us_per_msg / lean.cpu_us_per_msg;
@@ -244,11 +266,16 @@ std::vector<std::string> reading(const CompareResults& results) {
   for (const Row& row : results.rows) {
     const RunRecord& s = row.summary;
     if (std::find(order.begin(), order.end(), s.model) == order.end()) order.push_back(s.model);
-    const std::string where = format_scenario(s.scenario.connections, s.scenario.size);
+    // With a single message size, the connection count alone names the scenario.
+    const bool one_size = std::all_of(results.scenarios.begin(), results.scenarios.end(),
+                                      [&](const Scenario& other) { return other.size == s.scenario.size; });
+    const std::string where = one_size ? std::to_string(s.scenario.connections) +
+                                             (s.scenario.connections == 1 ? " conn" : " conns")
+                                       : format_scenario(s.scenario.connections, s.scenario.size);
     any_load = any_load || s.load_ran;
     if (s.outcome == Outcome::kLimit) {
       limits[s.model].push_back(std::to_string(s.never_answered) + "/" + std::to_string(s.scenario.connections) +
-                                " connections never answered at " + where);
+                                " never answered at " + where);
     } else if (s.outcome == Outcome::kFailed) {
       std::string failure = where + ": " + s.note.substr(s.note.rfind("failed: ", 0) == 0 ? 8 : 0);
       if (!s.server_stderr.empty()) {
@@ -276,7 +303,9 @@ std::vector<std::string> reading(const CompareResults& results) {
     if (found.empty()) return;
     std::vector<std::string> parts;
     for (const std::string& model : order) {
-      if (auto it = found.find(model); it != found.end()) parts.push_back("`" + model + "` (" + join(it->second, "; ") + ")");
+      if (auto it = found.find(model); it != found.end()) {
+        parts.push_back("`" + model + "` (" + join(it->second, "; ") + ")");
+      }
     }
     bullets.push_back(title + join(parts, ", ") + ".");
   };

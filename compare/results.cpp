@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <sstream>
-#include <thread>
 
 #include "client/load.hpp"
 
