@@ -26,14 +26,6 @@ namespace {
 constexpr int kIdleClients = 50;
 constexpr int kActiveClients = 10;
 
-int thread_count(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
-
 void expect_exits_zero_on_sigterm(ServerProcess& server) {
   ASSERT_TRUE(server.signal(SIGTERM));
   const std::optional<int> status = server.wait_exit(std::chrono::seconds(1));

@@ -16,15 +16,6 @@
 namespace iomodels::test {
 namespace {
 
-// The Threads: line of /proc/<pid>/status; -1 when it cannot be read.
-int thread_count(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
-
 // The live (not zombie) members of the server's process group other than the server itself.
 std::vector<pid_t> live_children(pid_t pgid) {
   std::vector<pid_t> children;
@@ -32,15 +23,6 @@ std::vector<pid_t> live_children(pid_t pgid) {
     if (member.pid != pgid && member.state != 'Z') children.push_back(member.pid);
   }
   return children;
-}
-
-void expect_clean_stop(ServerProcess& server) {
-  const pid_t group = server.pid();
-  ASSERT_TRUE(server.signal(SIGTERM));
-  std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "no exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-  EXPECT_EQ(describe_group(group), "none") << "processes of the server's group outlived it";
 }
 
 std::vector<Client> connect_served(ServerProcess& server, int count) {

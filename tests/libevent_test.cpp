@@ -16,22 +16,6 @@
 namespace iomodels::test {
 namespace {
 
-// The Threads: line of /proc/<pid>/status; -1 when it cannot be read.
-int thread_count(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
-
-void expect_clean_stop(ServerProcess& server) {
-  ASSERT_TRUE(server.signal(SIGTERM));
-  std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "libevent did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
 TEST(LibeventThreads, RunsOneThreadPerEventBase) {
   std::string skip;
   std::string error;

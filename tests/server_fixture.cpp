@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <system_error>
 
@@ -36,6 +37,23 @@ std::string describe_group(pid_t pgid) {
     text += std::to_string(member.pid) + " " + member.state;
   }
   return text.empty() ? "none" : text;
+}
+
+int thread_count(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+void expect_clean_stop(ServerProcess& server) {
+  const pid_t group = server.pid();
+  ASSERT_TRUE(server.signal(SIGTERM));
+  std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
+  ASSERT_TRUE(status.has_value()) << "no exit within a second of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
+  EXPECT_EQ(describe_group(group), "none") << "processes of the server's group outlived it";
 }
 
 std::string server_label(const ::testing::TestParamInfo<ServerSpec>& info) { return info.param.label; }

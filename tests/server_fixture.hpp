@@ -59,4 +59,10 @@ bool eventually(const std::function<bool()>& condition, Millis timeout);
 // "1234 S, 1240 Z" — the members of a process group, for failure messages.
 std::string describe_group(pid_t pgid);
 
+// The Threads: line of /proc/<pid>/status; -1 when it cannot be read.
+int thread_count(pid_t pid);
+
+// SIGTERM, then: exit 0 within a second, and no process of the server's group outlives it.
+void expect_clean_stop(ServerProcess& server);
+
 }  // namespace iomodels::test
