@@ -207,16 +207,21 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     result.error = "loadgen: " + bad.message;
   } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
     // Only a flag given a value ("--http=maybe") gets here; cxxopts names the value, not the flag.
-    std::string flag = "a flag";
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
-    }
+    const std::string flag = flag_given_a_value(argc, argv);
     result.error = "loadgen: " + flag + ": " + bad.what() + " (flags take no value)";
   } catch (const cxxopts::exceptions::exception& bad) {
     result.error = std::string("loadgen: ") + bad.what();
   }
   return result;
+}
+
+std::string flag_given_a_value(int argc, const char* const* argv) {
+  std::string flag = "a flag";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
+  }
+  return flag;
 }
 
 }  // namespace iomodels::loadgen

@@ -260,11 +260,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     result.error = "compare: " + bad.message;
   } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
     // Only a flag given a value ("--http=yes") gets here; cxxopts names the value, not the flag.
-    std::string flag = "a flag";
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
-    }
+    const std::string flag = loadgen::flag_given_a_value(argc, argv);
     result.error = "compare: " + flag + ": " + bad.what() + " (flags take no value)";
   } catch (const cxxopts::exceptions::exception& bad) {
     result.error = std::string("compare: ") + bad.what();
