@@ -11,6 +11,12 @@ packages=(
   wrk apache2-utils curl netcat-openbsd   # third-party clients the smoke tests and README use
   gnuplot-nox                      # the comparison's charts
   procps
+  linux-perf                       # system calls per message in the comparison (perf stat, perf trace)
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev   # the fuzz harnesses (make fuzz)
+  slowhttptest                     # slow-peer (slowloris) tests
+  iproute2 pdsh openssh-client     # network-namespace lab and multi-host load
+  zlib1g-dev                       # DEFLATE for the load generator's HdrHistogram logs
+  python3 python3-gevent           # the Python originals as comparison rows
 )
 
 missing=()
