@@ -112,13 +112,28 @@ TEST_P(Startup, BadOptionValueExitsTwoNamingTheOption) {
 TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
   BusyPort busy = occupy_port();
   ASSERT_TRUE(busy.fd) << "could not make a port busy";
-  std::vector<std::string> args = spec_args(spec());
+  std::vector<std::string> args = spec().args;
   args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
   Finished run = run_to_exit(spec(), args);
   EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
   const std::string expected = "bind 127.0.0.1:" + std::to_string(busy.port) + ": Address already in use";
   EXPECT_NE(run.err.find(expected), std::string::npos) << "stderr: " << run.err;
   EXPECT_EQ(run.out, "") << "the banner came out although nothing listens";
+}
+
+// SO_REUSEPORT is set only when one server opens several listeners: a lone server keeps its port to itself, so a
+// second copy started by mistake fails to bind instead of silently taking half the connections.
+TEST_P(Startup, ASecondServerOnTheSamePortExitsOne) {
+  const auto& shape = spec().args;
+  if (std::find(shape.begin(), shape.end(), "--threads") != shape.end()) {
+    GTEST_SKIP() << "several loops share their port with SO_REUSEPORT by design";
+  }
+  ASSERT_NO_FATAL_FAILURE(start());
+  std::vector<std::string> args = shape;
+  args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(server().port())});
+  Finished run = run_to_exit(spec(), args);
+  EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
+  EXPECT_NE(run.err.find("Address already in use"), std::string::npos) << "stderr: " << run.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, Startup, ::testing::ValuesIn(all_servers()), server_label);

@@ -117,13 +117,6 @@ Outcome run_without_io_uring(const std::string& path, const std::vector<std::str
   return outcome;
 }
 
-void expect_exits_zero_on_sigterm(ServerProcess& server) {
-  ASSERT_TRUE(server.signal(SIGTERM));
-  const std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "io_uring did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
 TEST(IoUringUnavailable, ExitsOneWithAClearMessageAndNoBanner) {
   const std::string path = model_binary("io_uring");
   if (::access(path.c_str(), X_OK) != 0) GTEST_SKIP() << path << " is not built";
@@ -166,7 +159,7 @@ TEST(IoUringPaths, UsesMultishotAndAProvidedBufferRingWhereTheKernelHasThem) {
   const ReadResult echoed = echo_exchange(client, payload);
   EXPECT_EQ(echoed.data.size(), payload.size()) << echoed.describe();
   EXPECT_TRUE(echoed.data == payload) << first_difference(payload, echoed.data);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
@@ -178,7 +171,7 @@ TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
   const ReadResult echoed = echo_exchange(client, payload);
   EXPECT_EQ(echoed.data.size(), payload.size()) << echoed.describe();
   EXPECT_TRUE(echoed.data == payload) << first_difference(payload, echoed.data);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
@@ -206,7 +199,7 @@ TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
     ASSERT_EQ(echoed.data.size(), kBytesPerClient) << "client " << i << ": " << echoed.describe();
     ASSERT_TRUE(echoed.data == payloads[i]) << "client " << i << ": " << first_difference(payloads[i], echoed.data);
   }
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
   EXPECT_NE(server->stderr_text().find("the provided-buffer ring ran dry"), std::string::npos)
       << "the test meant to exhaust the buffer ring did not; stderr: " << server->stderr_text();
 }

@@ -133,6 +133,7 @@ void ServerTest::TearDown() {
 Finished run_to_exit(const ServerSpec& spec, std::vector<std::string> args, Millis timeout) {
   Finished finished;
   try {
+    if (spec.python) args.insert(args.begin(), spec.name);  // the script, before the options
     ServerProcess process(binary_path(spec), std::move(args));
     finished.status = process.wait_exit(timeout);
     finished.out = process.stdout_text();
