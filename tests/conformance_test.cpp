@@ -1,5 +1,5 @@
-// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every server in the list
-// (tests/servers.cpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
+// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every row of models.txt
+// (tests/servers.hpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
 // leaves it to ServerTest::TearDown to stop the server and check its exit status, zombies and leftover processes.
 //
 // The session's parsing and splitting at every byte boundary are unit-tested in session_test.cpp; here each rule
