@@ -151,5 +151,29 @@ TEST_P(DescriptorExhaustion, KeepsServingStaysIdleAndAcceptsAgainWhenDescriptors
 
 INSTANTIATE_TEST_SUITE_P(Servers, DescriptorExhaustion, ::testing::ValuesIn(all_servers()), server_label);
 
+// The same recovery seen up close, with room for three connections only (check_recovers_from_emfile): the first
+// three are served, two more wait in the backlog, and each is served as soon as one of the first three leaves. The
+// busy loop may burn CPU meanwhile (it always does); the others must sleep.
+struct EmfileCase {
+  const char* model;
+  bool may_spin;
+};
+
+class EmfileRecovery : public ::testing::TestWithParam<EmfileCase> {};
+
+TEST_P(EmfileRecovery, KeepsServingAndAcceptsAgainWhenDescriptorsFreeUp) {
+  check_recovers_from_emfile(GetParam().model, GetParam().may_spin);
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, EmfileRecovery,
+                         ::testing::Values(EmfileCase{"nonblocking", true}, EmfileCase{"select", false},
+                                           EmfileCase{"poll", false}, EmfileCase{"blocking-threads", false},
+                                           EmfileCase{"blocking-pool", false}),
+                         [](const ::testing::TestParamInfo<EmfileCase>& param) {
+                           std::string label = param.param.model;
+                           for (char& c : label) c = c == '-' ? '_' : c;
+                           return label;
+                         });
+
 }  // namespace
 }  // namespace iomodels::test

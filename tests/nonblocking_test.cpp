@@ -30,9 +30,5 @@ TEST(NonblockingBusyLoop, BurnsCpuWhileIdle) {
   expect_clean_stop(*server);
 }
 
-TEST(NonblockingEmfile, KeepsServingAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("nonblocking", /*may_spin=*/true);
-}
-
 }  // namespace
 }  // namespace iomodels::test

@@ -45,9 +45,5 @@ TEST(PollBeyondFdSetSize, ServesMoreConnectionsThanSelectCould) {
   expect_clean_stop(*server);
 }
 
-TEST(PollEmfile, KeepsServingSleepsAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("poll", /*may_spin=*/false);
-}
-
 }  // namespace
 }  // namespace iomodels::test

@@ -74,9 +74,5 @@ TEST(SelectFdSetSize, ConnectionsPastFdSetSizeAreClosedAndTheOthersKeepEchoing) 
   expect_clean_stop(*server);
 }
 
-TEST(SelectEmfile, KeepsServingSleepsAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("select", /*may_spin=*/false);
-}
-
 }  // namespace
 }  // namespace iomodels::test
