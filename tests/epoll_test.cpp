@@ -77,12 +77,18 @@ std::map<int, std::uint32_t> interest_list(pid_t pid, int epoll_fd) {
 }
 
 // The server-side descriptor of the connection whose peer is client: the socket whose inode /proc/net/tcp lists
-// with the client's port as its remote port. -1 when not found.
+// with the server's port as its local port and the client's as its remote one. Both ports are needed: with other
+// tests connecting at the same time, the kernel may give another client, talking to another server, the same
+// ephemeral port. -1 when not found.
 int server_fd_of(pid_t pid, const Client& client) {
   sockaddr_in local{};
+  sockaddr_in peer{};
   socklen_t length = sizeof local;
   if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
+  length = sizeof peer;
+  if (::getpeername(client.fd(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) return -1;
   const unsigned client_port = ntohs(local.sin_port);
+  const unsigned server_port = ntohs(peer.sin_port);
   std::ifstream file("/proc/" + std::to_string(pid) + "/net/tcp");
   std::string line;
   std::getline(file, line);  // the header
@@ -92,8 +98,9 @@ int server_fd_of(pid_t pid, const Client& client) {
     std::string slot, local_address, remote_address, state, queues, timer, retransmits, uid, timeout, node;
     fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid >> timeout >>
         node;
+    const unsigned local_port = std::stoul(local_address.substr(local_address.find(':') + 1), nullptr, 16);
     const unsigned remote_port = std::stoul(remote_address.substr(remote_address.find(':') + 1), nullptr, 16);
-    if (remote_port == client_port && state == "01") inode = node;  // 01: ESTABLISHED
+    if (local_port == server_port && remote_port == client_port && state == "01") inode = node;  // 01: ESTABLISHED
   }
   if (inode.empty()) return -1;
   for (int fd : open_fds(pid)) {
