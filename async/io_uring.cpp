@@ -83,11 +83,13 @@ struct Connection {
   std::vector<char> output;       // the slice of session output being sent
   std::size_t output_sent = 0;
   int zc_notifications = 0;  // SEND_ZC notifications still to come: until then the kernel may read output
+  std::vector<unsigned short> withheld;  // provided buffers kept from the ring while a recv is being cancelled
   bool receiving = false;    // a recv (multishot or not) is in flight
   bool cancelling = false;   // asked to cancel the multishot recv (backpressure)
   bool sending = false;
   bool closing = false;
   bool shut_down = false;
+  bool aborted = false;  // closed abortively at shutdown
 };
 
 struct Slot {
@@ -322,17 +324,16 @@ class UringLoop {
   }
 
   void on_receive(Connection& connection, const io_uring_cqe& cqe, bool last) {
-    if (last) {
-      connection.receiving = false;
-      connection.cancelling = false;
-    }
     const int res = cqe.res;
     if (res > 0) {
       auto take = [&connection](std::span<const char> bytes) {
         if (!connection.closing) connection.session.receive(bytes);
       };
+      // A multishot recv being cancelled (backpressure) goes on receiving until the cancel lands; the buffers it
+      // fills are kept from the ring meanwhile, so that what it adds to the session is bounded by the pool.
       if (cqe.flags & IORING_CQE_F_BUFFER) {  // one provided buffer, or several with a bundle
-        buffers_.consume(buffer_id(cqe), static_cast<std::size_t>(res), take);
+        buffers_.consume(buffer_id(cqe), static_cast<std::size_t>(res), take,
+                         connection.cancelling && !last ? &connection.withheld : nullptr);
       } else {
         take({connection.input.get(), static_cast<std::size_t>(res)});
       }
@@ -342,6 +343,12 @@ class UringLoop {
       ++ran_dry_;  // the buffer ring ran dry and the recv ended: pump() re-arms it
     } else if (res != -ECANCELED) {
       if (connection_error_is_fatal("recv", -res)) connection.closing = true;
+    }
+    if (last) {
+      connection.receiving = false;
+      connection.cancelling = false;
+      for (unsigned short id : connection.withheld) buffers_.give_back(id);
+      connection.withheld.clear();
     }
   }
 
@@ -440,6 +447,7 @@ class UringLoop {
         die_errno("io_uring_submit_and_wait_timeout", -rc);
       }
       reap();
+      abort_zero_copy_sends();
     }
     if (in_flight_ > 0) {
       log_message(std::to_string(in_flight_) + " io_uring request(s) still in flight at exit");
@@ -456,6 +464,27 @@ class UringLoop {
     }
     log_message(std::to_string(completions_) + " completions in " + std::to_string(waits_) +
                 " waits (io_uring_submit_and_wait)");
+  }
+
+  // A zero-copy send's notification comes only when the socket frees the pages, and a peer that does not read keeps
+  // them queued: at shutdown such a connection is closed abortively (SO_LINGER 0 sends RST and drops the queue).
+  void abort_zero_copy_sends() {
+    static constexpr linger kAbort{.l_onoff = 1, .l_linger = 0};
+    for (Slot& slot : slots_) {
+      Connection* connection = slot.connection.get();
+      if (connection == nullptr || connection->zc_notifications == 0 || connection->aborted) continue;
+      connection->aborted = true;
+      if (!f_.direct) {
+        setsockopt(connection->fd.get(), SOL_SOCKET, SO_LINGER, &kAbort, sizeof kAbort);
+        connection->fd.reset();
+        continue;
+      }
+      io_uring_sqe* sqe = next_sqe(Tag{Op::kIgnore});  // Linux 6.7; on older kernels the notification waits
+      prep_setsockopt(sqe, connection->handle, SOL_SOCKET, SO_LINGER, &kAbort, sizeof kAbort);
+      on_socket(sqe);
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_prep_close_direct(next_sqe(Tag{Op::kIgnore}), static_cast<unsigned>(connection->handle));
+    }
   }
 
   const Server& server_;

@@ -27,6 +27,9 @@ namespace iomodels::uring {
 #ifndef IORING_FEAT_RECVSEND_BUNDLE
 #define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
 #endif
+#ifndef SOCKET_URING_OP_SETSOCKOPT
+#define SOCKET_URING_OP_SETSOCKOPT 3  // Linux 6.7: IORING_OP_URING_CMD on a socket, which may be a direct descriptor
+#endif
 
 // ---- the features, one flag each ----
 struct Features {
@@ -148,6 +151,16 @@ inline std::string describe(const Features& f, unsigned buffers, unsigned buffer
   return text;
 }
 
+// setsockopt(2) as an SQE, for a socket that has no descriptor (liburing 2.5's io_uring_prep_cmd_sock; the fields
+// are the kernel's: cmd_op shares the offset, level and optname the address, optlen the file index, optval addr3).
+inline void prep_setsockopt(io_uring_sqe* sqe, int socket, int level, int name, const void* value, unsigned size) {
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, socket, nullptr, 0, 0);
+  sqe->off = SOCKET_URING_OP_SETSOCKOPT;
+  sqe->addr = static_cast<std::uint32_t>(level) | std::uint64_t{static_cast<std::uint32_t>(name)} << 32;
+  sqe->file_index = size;
+  sqe->addr3 = reinterpret_cast<std::uintptr_t>(value);
+}
+
 // ---- user_data: which operation, on which connection ----
 enum class Op : std::uint8_t { kIgnore, kShutdown, kAccept, kAcceptResume, kRecv, kSend };
 
@@ -199,16 +212,20 @@ class BufferRing {
     if (ring_ != nullptr) munmap(ring_, count_ * sizeof(io_uring_buf));
   }
 
-  // Calls take(bytes) for each buffer a completion of n bytes filled, starting at buffer first, and gives each
-  // back. One buffer, unless the recv was a bundle.
+  // Calls take(bytes) for each buffer a completion of n bytes filled, starting at buffer first (one buffer, unless
+  // the recv was a bundle), and gives each back, or appends its id to withheld when that is not null.
   template <typename Take>
-  void consume(unsigned short first, std::size_t n, Take take) {
+  void consume(unsigned short first, std::size_t n, Take take, std::vector<unsigned short>* withheld) {
     unsigned position = position_of_[first];
     unsigned short id = first;
     for (;;) {
       const std::size_t chunk = n < size_ ? n : size_;
       take(std::span<const char>(storage_.get() + std::size_t{id} * size_, chunk));
-      give_back(id);
+      if (withheld != nullptr) {
+        withheld->push_back(id);
+      } else {
+        give_back(id);
+      }
       n -= chunk;
       if (n == 0) return;
       id = id_at_[++position & (count_ - 1)];
