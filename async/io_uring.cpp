@@ -27,8 +27,6 @@
 // Try it:  bin/io_uring --port 7000 &   nc 127.0.0.1 7000
 #include <liburing.h>
 #include <poll.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -36,11 +34,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <latch>
 #include <memory>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "async/io_uring_features.hpp"
@@ -92,41 +88,11 @@ struct Connection {
   bool aborted = false;  // closed abortively at shutdown
 };
 
-struct Slot {
-  std::uint32_t generation = 0;
-  std::unique_ptr<Connection> connection;
-};
-
 class UringLoop {
  public:
   UringLoop(const Server& server, Features wanted) : server_(server), shutdown_(open_shutdown_fd()), f_(wanted) {
     init_ring(ring_, f_, kRingEntries);
-    std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&ring_),
-                                                                     io_uring_free_probe);
-    for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
-                   IORING_OP_TIMEOUT}) {
-      if (!probe || !io_uring_opcode_supported(probe.get(), op)) {
-        fail("io_uring unavailable: the kernel lacks IORING_OP_RECV/SEND/ACCEPT (needs Linux 5.6 or later)");
-      }
-    }
-    // The kernel says which opcodes it knows, not which flags it takes: IORING_OP_SEND_ZC came in 6.0, with
-    // multishot recv; registrations fail on kernels that lack them.
-    const bool has_6_0 = io_uring_opcode_supported(probe.get(), IORING_OP_SEND_ZC);
-    fall_back(f_.multishot, !has_6_0, "multishot accept and recv need Linux 6.0; single-shot");
-    fall_back(f_.send_zc, !has_6_0, "SEND_ZC needs Linux 6.0; copying sends");
-    fall_back(f_.buffer_ring, f_.buffer_ring && !buffers_.register_with(ring_, kBufferGroup),
-              "provided-buffer rings need Linux 5.19; a buffer per connection");
-    fall_back(f_.recv_bundle, !f_.buffer_ring, "recv bundles need the provided-buffer ring; one buffer per recv");
-    fall_back(f_.recv_bundle, !(ring_.features & IORING_FEAT_RECVSEND_BUNDLE),
-              "recv bundles need Linux 6.10; one buffer per recv");
-    fall_back(f_.ring_fd, f_.ring_fd && io_uring_register_ring_fd(&ring_) < 0,
-              "registering the ring fd needs Linux 5.18; io_uring_enter looks it up each time");
-    // The kernel caps a fixed file table at RLIMIT_NOFILE (already raised to the hard limit), per ring.
-    rlimit files{};
-    getrlimit(RLIMIT_NOFILE, &files);
-    const auto table = static_cast<unsigned>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
-    fall_back(f_.direct, f_.direct && io_uring_register_files_sparse(&ring_, table) != 0,
-              "direct descriptors need Linux 5.19; ordinary descriptors");
+    settle_features(ring_, f_, buffers_, kBufferGroup);
   }
 
   ~UringLoop() { io_uring_queue_exit(&ring_); }
@@ -150,12 +116,6 @@ class UringLoop {
   }
 
  private:
-  static void fall_back(bool& feature, bool missing, const char* why) {
-    if (!feature || !missing) return;
-    feature = false;
-    log_message(why);
-  }
-
   // ---- submissions ----
   io_uring_sqe* next_sqe(Tag tag) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -176,34 +136,14 @@ class UringLoop {
 
   void arm_accept() {
     accept_armed_ = true;
-    io_uring_sqe* sqe = next_sqe(Tag{Op::kAccept});
-    if (f_.multishot && f_.direct) {
-      io_uring_prep_multishot_accept_direct(sqe, listener_.get(), nullptr, nullptr, 0);
-    } else if (f_.multishot) {
-      io_uring_prep_multishot_accept(sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    } else if (f_.direct) {  // liburing adds one to the index; the kernel's "allocate one" is ~0
-      io_uring_prep_accept_direct(sqe, listener_.get(), nullptr, nullptr, 0, IORING_FILE_INDEX_ALLOC - 1);
-    } else {
-      io_uring_prep_accept(sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    }
+    prep_accept(next_sqe(Tag{Op::kAccept}), listener_.get(), f_);
   }
 
   void cancel(Tag tag) { io_uring_prep_cancel64(next_sqe(Tag{Op::kIgnore}), encode(tag), 0); }
 
   void receive_next(std::uint32_t slot, Connection& connection) {
     io_uring_sqe* sqe = next_sqe(tag(Op::kRecv, slot));
-    if (f_.buffer_ring) {
-      if (f_.multishot) {
-        io_uring_prep_recv_multishot(sqe, connection.handle, nullptr, 0, 0);
-      } else {
-        io_uring_prep_recv(sqe, connection.handle, nullptr, 0, 0);  // length 0: the provided buffer's
-      }
-      sqe->flags |= IOSQE_BUFFER_SELECT;
-      sqe->buf_group = kBufferGroup;
-      if (f_.recv_bundle) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
-    } else {
-      io_uring_prep_recv(sqe, connection.handle, connection.input.get(), kReceiveSize, 0);
-    }
+    prep_recv(sqe, connection.handle, f_, kBufferGroup, connection.input.get(), kReceiveSize);
     on_socket(sqe);
     connection.receiving = true;
   }
@@ -365,7 +305,7 @@ class UringLoop {
 
   // Submits what the connection needs next, or closes it.
   void pump(std::uint32_t slot) {
-    Connection& connection = *slots_[slot].connection;
+    Connection& connection = slots_.at(slot);
     if (!connection.closing && connection.session.done()) connection.closing = true;
     if (connection.closing) {
       close(slot);
@@ -382,29 +322,13 @@ class UringLoop {
   }
 
   // ---- the connection table ----
-  Tag tag(Op op, std::uint32_t slot) const { return Tag{op, slot, slots_[slot].generation}; }
-
-  Connection* lookup(Tag done) {
-    if (done.slot >= slots_.size() || slots_[done.slot].generation != done.generation) return nullptr;
-    return slots_[done.slot].connection.get();
-  }
-
-  static unsigned short buffer_id(const io_uring_cqe& cqe) {
-    return static_cast<unsigned short>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-  }
+  Tag tag(Op op, std::uint32_t slot) const { return Tag{op, slot, slots_.generation(slot)}; }
+  Connection* lookup(Tag done) { return slots_.find(done.slot, done.generation); }
 
   void add_connection(int handle) {
-    std::uint32_t slot = 0;
-    if (!free_slots_.empty()) {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
-    } else {
-      slot = static_cast<std::uint32_t>(slots_.size());
-      slots_.emplace_back();
-    }
     auto connection = std::make_unique<Connection>(handle, f_.direct ? UniqueFd() : UniqueFd(handle), server_.session);
     if (!f_.buffer_ring) connection->input = std::make_unique_for_overwrite<char[]>(kReceiveSize);
-    slots_[slot].connection = std::move(connection);
+    const std::uint32_t slot = slots_.add(std::move(connection));
     ++open_connections;
     pump(slot);
   }
@@ -412,7 +336,7 @@ class UringLoop {
   // A connection is freed only once the kernel has handed back everything it lent it. shutdown(2) ends a recv
   // waiting for data (it completes with 0) and a send waiting for room (it fails), so their completions come soon.
   void close(std::uint32_t slot) {
-    Connection& connection = *slots_[slot].connection;
+    Connection& connection = slots_.at(slot);
     if (connection.receiving || connection.sending || connection.zc_notifications > 0) {
       if (!connection.shut_down && f_.direct) {
         io_uring_sqe* sqe = next_sqe(Tag{Op::kIgnore});
@@ -425,9 +349,7 @@ class UringLoop {
       return;
     }
     if (f_.direct) io_uring_prep_close_direct(next_sqe(Tag{Op::kIgnore}), static_cast<unsigned>(connection.handle));
-    slots_[slot].connection.reset();
-    ++slots_[slot].generation;
-    free_slots_.push_back(slot);
+    slots_.free(slot);
     --open_connections;
     resume_accepting();
   }
@@ -452,11 +374,9 @@ class UringLoop {
     if (in_flight_ > 0) {
       log_message(std::to_string(in_flight_) + " io_uring request(s) still in flight at exit");
       // Their buffers stay lent to the kernel: leave them to the process exit rather than free them now.
-      for (Slot& slot : slots_) static_cast<void>(slot.connection.release());
+      slots_.leak_all();
     }
-    for (Slot& slot : slots_) {
-      if (slot.connection) --open_connections;
-    }
+    open_connections -= slots_.size();
     slots_.clear();
     if (ran_dry_ > 0) {
       log_message("the provided-buffer ring ran dry " + std::to_string(ran_dry_) +
@@ -469,22 +389,16 @@ class UringLoop {
   // A zero-copy send's notification comes only when the socket frees the pages, and a peer that does not read keeps
   // them queued: at shutdown such a connection is closed abortively (SO_LINGER 0 sends RST and drops the queue).
   void abort_zero_copy_sends() {
-    static constexpr linger kAbort{.l_onoff = 1, .l_linger = 0};
-    for (Slot& slot : slots_) {
-      Connection* connection = slot.connection.get();
-      if (connection == nullptr || connection->zc_notifications == 0 || connection->aborted) continue;
-      connection->aborted = true;
+    slots_.for_each([this](Connection& connection) {
+      if (connection.zc_notifications == 0 || connection.aborted) return;
+      connection.aborted = true;
       if (!f_.direct) {
-        setsockopt(connection->fd.get(), SOL_SOCKET, SO_LINGER, &kAbort, sizeof kAbort);
-        connection->fd.reset();
-        continue;
+        setsockopt(connection.fd.get(), SOL_SOCKET, SO_LINGER, &kAbortiveClose, sizeof kAbortiveClose);
+        connection.fd.reset();
+      } else {  // setsockopt as an SQE: Linux 6.7; on older kernels the notification waits for the peer
+        prep_abortive_close_direct(next_sqe(Tag{Op::kIgnore}), next_sqe(Tag{Op::kIgnore}), connection.handle);
       }
-      io_uring_sqe* sqe = next_sqe(Tag{Op::kIgnore});  // Linux 6.7; on older kernels the notification waits
-      prep_setsockopt(sqe, connection->handle, SOL_SOCKET, SO_LINGER, &kAbort, sizeof kAbort);
-      on_socket(sqe);
-      sqe->flags |= IOSQE_IO_LINK;
-      io_uring_prep_close_direct(next_sqe(Tag{Op::kIgnore}), static_cast<unsigned>(connection->handle));
-    }
+    });
   }
 
   const Server& server_;
@@ -493,8 +407,7 @@ class UringLoop {
   io_uring ring_{};
   Features f_;
   BufferRing buffers_{kBufferCount, kBufferSize};
-  std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
+  SlotTable<Connection> slots_;
   long in_flight_ = 0;  // requests that will still produce a completion
   unsigned long ran_dry_ = 0;
   unsigned long waits_ = 0;
@@ -530,23 +443,6 @@ int main(int argc, char** argv) {
   for (int i = 1; i < server.options.threads; ++i) {
     listeners.push_back(open_listener_on_same_port(listeners.front().get(), server.options, config));
   }
-  const Features features = features_from(server.options);
-  auto first = std::make_unique<UringLoop>(server, features);
-  log_message(first->path());
-  // Each further loop makes its ring on its own thread: a ring set up with IORING_SETUP_SINGLE_ISSUER belongs to the
-  // thread that created it. Every loop has its descriptors before any loop accepts (and before the banner), so that
-  // none finds them all taken. jthread joins when the vector goes out of scope, after loop 0 has returned.
-  std::latch made(static_cast<std::ptrdiff_t>(listeners.size() - 1));
-  std::vector<std::jthread> loops;
-  for (std::size_t i = 1; i < listeners.size(); ++i) {
-    loops.emplace_back([&server, &listeners, &made, i, features] {
-      UringLoop loop(server, features);
-      made.count_down();
-      loop.run(std::move(listeners[i]));
-    });
-  }
-  made.wait();
-  print_banner(listeners.front().get());
-  first->run(std::move(listeners.front()));
+  run_loops<UringLoop>(server, features_from(server.options), std::move(listeners));
   return 0;
 }

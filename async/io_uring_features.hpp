@@ -6,16 +6,25 @@
 #pragma once
 #include <liburing.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/fd.hpp"
+#include "common/listener.hpp"
 #include "common/options.hpp"
+#include "common/server.hpp"
 
 namespace iomodels::uring {
 
@@ -161,6 +170,16 @@ inline void prep_setsockopt(io_uring_sqe* sqe, int socket, int level, int name, 
   sqe->addr3 = reinterpret_cast<std::uintptr_t>(value);
 }
 
+// SO_LINGER 0: close(2) sends RST and drops what the socket still queues.
+inline constexpr linger kAbortiveClose{.l_onoff = 1, .l_linger = 0};
+
+// Two SQEs, linked: SO_LINGER 0 on a direct descriptor, then its close.
+inline void prep_abortive_close_direct(io_uring_sqe* option, io_uring_sqe* close, int index) {
+  prep_setsockopt(option, index, SOL_SOCKET, SO_LINGER, &kAbortiveClose, sizeof kAbortiveClose);
+  option->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+  io_uring_prep_close_direct(close, static_cast<unsigned>(index));
+}
+
 // ---- user_data: which operation, on which connection ----
 enum class Op : std::uint8_t { kIgnore, kShutdown, kAccept, kAcceptResume, kRecv, kSend };
 
@@ -179,7 +198,68 @@ inline Tag decode(std::uint64_t data) {
              static_cast<std::uint32_t>(data >> 32)};
 }
 
+// The connection table: a completion names a slot and the generation of its occupant, which is bumped when the
+// slot is freed, so that a late completion can never be taken for the slot's next connection.
+template <typename T>
+class SlotTable {
+ public:
+  std::uint32_t add(std::unique_ptr<T> item) {
+    std::uint32_t slot = 0;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<std::uint32_t>(slots_.size());  // 24 bits in a Tag: 16 million, beyond any fd table
+      slots_.emplace_back();
+    }
+    slots_[slot].item = std::move(item);
+    ++size_;
+    return slot;
+  }
+  T* find(std::uint32_t slot, std::uint32_t generation) {
+    if (slot >= slots_.size() || slots_[slot].generation != generation) return nullptr;
+    return slots_[slot].item.get();
+  }
+  T& at(std::uint32_t slot) { return *slots_[slot].item; }
+  std::uint32_t generation(std::uint32_t slot) const { return slots_[slot].generation; }
+  void free(std::uint32_t slot) {
+    slots_[slot].item.reset();
+    ++slots_[slot].generation;
+    free_.push_back(slot);
+    --size_;
+  }
+  template <typename F>
+  void for_each(F f) {
+    for (Slot& slot : slots_) {
+      if (slot.item) f(*slot.item);
+    }
+  }
+  // For the exit with requests still in flight: their buffers stay lent to the kernel, so leave them to the exit.
+  void leak_all() {
+    for (Slot& slot : slots_) static_cast<void>(slot.item.release());
+  }
+  std::size_t size() const { return size_; }
+  void clear() {
+    slots_.clear();
+    free_.clear();
+    size_ = 0;
+  }
+
+ private:
+  struct Slot {
+    std::uint32_t generation = 0;
+    std::unique_ptr<T> item;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::size_t size_ = 0;
+};
+
 // ---- the provided-buffer ring ----
+inline unsigned short buffer_id(const io_uring_cqe& cqe) {
+  return static_cast<unsigned short>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 // count buffers of size bytes (count a power of two, as the kernel requires), registered as one buffer group. The
 // kernel takes buffers from the ring's head in order; a recv bundle takes several consecutive ones and names only
 // the first, so the ring's order is mirrored here to find the others.
@@ -257,5 +337,94 @@ class BufferRing {
   unsigned tail_ = 0;
   unsigned pending_ = 0;
 };
+
+inline void fall_back(bool& feature, bool missing, const char* why) {
+  if (!feature || !missing) return;
+  feature = false;
+  log_message(why);
+}
+
+// After init_ring: checks the opcodes the loop cannot do without, then turns off (with a line on stderr) each
+// wanted feature this kernel lacks, registering the buffer ring, the ring fd and the fixed file table on the way.
+inline void settle_features(io_uring& ring, Features& f, BufferRing& buffers, unsigned short group) {
+  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&ring),
+                                                                   io_uring_free_probe);
+  for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+                 IORING_OP_TIMEOUT}) {
+    if (!probe || !io_uring_opcode_supported(probe.get(), op)) {
+      fail("io_uring unavailable: the kernel lacks IORING_OP_RECV/SEND/ACCEPT (needs Linux 5.6 or later)");
+    }
+  }
+  // The kernel says which opcodes it knows, not which flags it takes: IORING_OP_SEND_ZC came in 6.0, with
+  // multishot recv; registrations fail on kernels that lack them.
+  const bool has_6_0 = io_uring_opcode_supported(probe.get(), IORING_OP_SEND_ZC);
+  fall_back(f.multishot, !has_6_0, "multishot accept and recv need Linux 6.0; single-shot");
+  fall_back(f.send_zc, !has_6_0, "SEND_ZC needs Linux 6.0; copying sends");
+  fall_back(f.buffer_ring, f.buffer_ring && !buffers.register_with(ring, group),
+            "provided-buffer rings need Linux 5.19; a buffer per connection");
+  fall_back(f.recv_bundle, !f.buffer_ring, "recv bundles need the provided-buffer ring; one buffer per recv");
+  fall_back(f.recv_bundle, !(ring.features & IORING_FEAT_RECVSEND_BUNDLE),
+            "recv bundles need Linux 6.10; one buffer per recv");
+  fall_back(f.ring_fd, f.ring_fd && io_uring_register_ring_fd(&ring) < 0,
+            "registering the ring fd needs Linux 5.18; io_uring_enter looks it up each time");
+  // The kernel caps a ring's fixed file table at RLIMIT_NOFILE (raised to the hard limit at start).
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  const auto table = static_cast<unsigned>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+  fall_back(f.direct, f.direct && io_uring_register_files_sparse(&ring, table) != 0,
+            "direct descriptors need Linux 5.19; ordinary descriptors");
+}
+
+// Accept, one connection or many (multishot), into an ordinary descriptor or a direct one.
+inline void prep_accept(io_uring_sqe* sqe, int listener, const Features& f) {
+  if (f.multishot && f.direct) {
+    io_uring_prep_multishot_accept_direct(sqe, listener, nullptr, nullptr, 0);
+  } else if (f.multishot) {
+    io_uring_prep_multishot_accept(sqe, listener, nullptr, nullptr, SOCK_CLOEXEC);
+  } else if (f.direct) {  // liburing adds one to the index; the kernel's "allocate one" is ~0
+    io_uring_prep_accept_direct(sqe, listener, nullptr, nullptr, 0, IORING_FILE_INDEX_ALLOC - 1);
+  } else {
+    io_uring_prep_accept(sqe, listener, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+}
+
+// Receive, once or many times (multishot), into a buffer the kernel picks from the provided-buffer ring (one, or
+// several with a bundle) or into the connection's own.
+inline void prep_recv(io_uring_sqe* sqe, int socket, const Features& f, unsigned short group, char* own,
+                      std::size_t size) {
+  if (!f.buffer_ring) {
+    io_uring_prep_recv(sqe, socket, own, size, 0);
+    return;
+  }
+  if (f.multishot) {
+    io_uring_prep_recv_multishot(sqe, socket, nullptr, 0, 0);
+  } else {
+    io_uring_prep_recv(sqe, socket, nullptr, 0, 0);  // length 0: the provided buffer's
+  }
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = group;
+  if (f.recv_bundle) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+}
+
+// One Loop per listener, loop 0 on the calling thread. Each further loop makes its ring on its own thread: a ring set
+// up with IORING_SETUP_SINGLE_ISSUER belongs to the thread that created it. Every loop has its ring before any
+// accepts and before the banner, so that a kernel without io_uring fails the start, not a connection.
+template <typename Loop>
+void run_loops(const Server& server, const Features& features, std::vector<UniqueFd> listeners) {
+  auto first = std::make_unique<Loop>(server, features);
+  log_message(first->path());
+  std::latch made(static_cast<std::ptrdiff_t>(listeners.size() - 1));
+  std::vector<std::jthread> loops;  // joined when it goes out of scope, after loop 0 has returned
+  for (std::size_t i = 1; i < listeners.size(); ++i) {
+    loops.emplace_back([&server, &listeners, &made, i, features] {
+      Loop loop(server, features);
+      made.count_down();
+      loop.run(std::move(listeners[i]));
+    });
+  }
+  made.wait();
+  print_banner(listeners.front().get());
+  first->run(std::move(listeners.front()));
+}
 
 }  // namespace iomodels::uring

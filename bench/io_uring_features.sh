@@ -56,7 +56,10 @@ if [[ $PERF == 1 ]] && ! perf stat -e raw_syscalls:sys_enter -x, -- true >/dev/n
   echo "io_uring_features.sh: perf cannot count raw_syscalls:sys_enter here (perf_event_paranoid?); PERF=0 skips it" >&2
   exit 1
 fi
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+# Run copies, so that a rebuild while the benchmark runs cannot swap a binary under it.
+cp "$BIN_DIR/io_uring" "$BIN_DIR/epoll" "$BIN_DIR/loadgen" "$OUT/bin/"
+BIN_DIR=$OUT/bin
 ROWS=$OUT/runs.tsv
 printf 'rep\tload\tvariant\tmessages\tbytes\tcpu_s\tsyscalls\terrors\tcompletions\twaits\n' >"$ROWS"
 
