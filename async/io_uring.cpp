@@ -53,8 +53,8 @@ namespace {
 
 constexpr unsigned kRingEntries = 1024;
 // The provided-buffer ring, shared by every connection of a loop (a power of two, as the kernel requires).
-constexpr unsigned kBufferCount = 256;
-constexpr unsigned kBufferSize = 16 * 1024;
+constexpr unsigned kBufferCount = 1024;
+constexpr unsigned kBufferSize = 4 * 1024;
 constexpr unsigned short kBufferGroup = 0;
 // A connection's own buffer, without the buffer ring.
 constexpr std::size_t kReceiveSize = 16 * 1024;

@@ -8,7 +8,7 @@
 # `perf stat -e raw_syscalls:sys_enter -p PID`. Each figure is divided by plain's in the same repetition; the table
 # shows the median ratio and, in brackets, the smallest and largest.
 #
-#   bench/io_uring_features.sh                      # REPS=5 DURATION=2s, about 10 minutes
+#   bench/io_uring_features.sh                      # REPS=5 DURATION=2s, about 9 minutes
 #   REPS=3 DURATION=1s VARIANTS="plain default epoll" bench/io_uring_features.sh
 #
 # Environment: BIN_DIR (bin), OUT (results/io_uring_features-TIMESTAMP), REPS, DURATION, SERVER_CPU (0),
@@ -39,9 +39,10 @@ declare -A VARIANT=(
   [send_zc]="io_uring|--plain --send-zc"
   [sqpoll]="io_uring|--plain --sqpoll"
   [default]="io_uring|"
+  [default_bundle]="io_uring|--recv-bundle"
   [epoll]="epoll|"
 )
-VARIANTS=${VARIANTS:-"plain buffer_ring multishot recv_bundle defer_taskrun coop_taskrun ring_fd direct send_zc sqpoll default epoll"}
+VARIANTS=${VARIANTS:-"plain buffer_ring multishot recv_bundle defer_taskrun coop_taskrun ring_fd direct send_zc sqpoll default default_bundle epoll"}
 declare -A LOAD=(
   [c50_64B]="-c 50 -s 64"
   [c500_64B]="-c 500 -s 64"
@@ -92,7 +93,11 @@ run_one() {  # rep load variant
   after=$(cpu_ticks "$pid")
   local syscalls=0
   if [[ -n $perf_pid ]]; then
-    kill -INT "$perf_pid"
+    # perf stat prints its counts on SIGINT; one sent while it is still attaching can be lost, so repeat it.
+    for _ in $(seq 100); do
+      kill -INT "$perf_pid" 2>/dev/null || break
+      sleep 0.1
+    done
     wait "$perf_pid" || true
     syscalls=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$dir/perf")
   fi
@@ -132,7 +137,7 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 def metrics(r):
     m, cpu, b = float(r["messages"]), float(r["cpu_s"]), float(r["bytes"])
     return {"cpu_us": cpu * 1e6 / m if m else float("nan"),
-            "sys": float(r["syscalls"]) / m if m else float("nan"),
+            "sys": float(r["syscalls"]) / m if m and r["syscalls"].isdigit() else float("nan"),
             "mb_cpu": b / 1e6 / cpu if cpu else float("nan"),
             "per_wait": float(r["completions"]) / float(r["waits"]) if float(r["waits"]) else float("nan"),
             "errors": int(r["errors"])}

@@ -43,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kUnavailable[] = "io_uring unavailable: io_uring_queue_init: Operation not permitted";
 constexpr char kDefaultPath[] =
-    "multishot accept, multishot recv into a provided-buffer ring (256 x 16 KiB), direct descriptors, registered ring "
+    "multishot accept, multishot recv into a provided-buffer ring (1024 x 4 KiB), direct descriptors, registered ring "
     "fd; ring: DEFER_TASKRUN";
 constexpr char kPlainPath[] = "single-shot accept, single-shot recv into each connection's buffer; ring: default setup";
 constexpr char kMultishotPath[] = "multishot accept, multishot recv into a provided-buffer ring";
