@@ -44,7 +44,7 @@ namespace iomodels::uring {
 struct Features {
   bool multishot = true;      // multishot accept and multishot recv (5.19 / 6.0)
   bool buffer_ring = true;    // receive into a shared provided-buffer ring (5.19), not a buffer per connection
-  bool recv_bundle = false;   // one recv completion covers several buffers (6.10)
+  bool recv_bundle = true;    // one recv completion covers several buffers (6.10)
   bool defer_taskrun = true;  // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1)
   bool coop_taskrun = false;  // IORING_SETUP_COOP_TASKRUN (5.19), when DEFER_TASKRUN is off
   bool ring_fd = true;        // io_uring_register_ring_fd (5.18): io_uring_enter skips the fd table
@@ -64,7 +64,7 @@ inline std::vector<ModelInfo::Flag> feature_flags() {
       {"single-shot", "one accept and one recv per submission"},
       {"buffer-ring", "receive into a shared provided-buffer ring (5.19; default on)"},
       {"no-buffer-ring", "receive into a 16 KiB buffer per connection (implies single-shot recv)"},
-      {"recv-bundle", "one recv completion fills several provided buffers (6.10; needs the buffer ring)"},
+      {"recv-bundle", "one recv completion fills several provided buffers (6.10; needs the buffer ring; default on)"},
       {"no-recv-bundle", "one provided buffer per recv completion"},
       {"defer-taskrun", "IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER (6.1; default on)"},
       {"coop-taskrun", "IORING_SETUP_COOP_TASKRUN instead (5.19)"},

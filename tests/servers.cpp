@@ -55,7 +55,7 @@ std::vector<ServerSpec> make_list() {
       spec("io_uring", kOptional, {"--plain", "--buffer-ring"}, "plain_buffer_ring"),
       spec("io_uring", kOptional, {"--plain", "--direct"}, "plain_direct"),
       spec("io_uring", kOptional, {"--no-direct", "--no-ring-fd", "--coop-taskrun"}, "no_direct_coop"),
-      spec("io_uring", kOptional, {"--recv-bundle"}, "recv_bundle"),
+      spec("io_uring", kOptional, {"--no-recv-bundle"}, "no_recv_bundle"),
       spec("io_uring", kOptional, {"--send-zc"}, "send_zc"),
       spec("io_uring", kOptional, {"--sqpoll"}, "sqpoll"),
       spec("io_uring", kOptional, {"--threads", "2"}, "threads2"),
