@@ -76,7 +76,13 @@ done
 status=0
 for ((p = 0; p < PROCS; p++)); do
   wait "${loads[$p]}" || status=1
-  /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"load {sys.argv[2]}: {r[\"connections_opened\"]} opened, {r[\"messages\"]} messages verified, {r[\"errors\"][\"total\"]} errors {r.get(\"first_error\",\"\")}")' "$OUT/load$p.json" "$p" || status=1
+  /usr/bin/python3 - "$OUT/load$p.json" "$p" <<'EOF' || status=1
+import json, sys
+run = json.load(open(sys.argv[1]))
+print(f"load {sys.argv[2]}: {run['connections_opened']} connections, {run['messages']} messages verified, "
+      f"{run['errors']['total']} errors {run.get('first_error', '')}")
+sys.exit(1 if run["errors"]["total"] else 0)
+EOF
 done
 loads=()
 echo "peak established: $peak of $CONNS; server descriptors at that time: $server_fds"
