@@ -37,11 +37,13 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "async/io_uring_features.hpp"
+#include "common/accept.hpp"
 #include "common/errors.hpp"
-#include "common/limits.hpp"
+#include "common/output_slice.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
 
@@ -58,10 +60,6 @@ constexpr unsigned kBufferSize = 4 * 1024;
 constexpr unsigned short kBufferGroup = 0;
 // A connection's own buffer, without the buffer ring.
 constexpr std::size_t kReceiveSize = 16 * 1024;
-// The largest slice of output copied out of the session for one send.
-constexpr std::size_t kSendSize = kReadChunk;
-// Out of descriptors: how long accepting pauses unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 // Shutdown: how long to wait for the kernel to hand back cancelled requests.
 constexpr auto kDrainDeadline = std::chrono::milliseconds(500);
 
@@ -76,8 +74,8 @@ struct Connection {
   UniqueFd fd;  // owns handle when it is an ordinary descriptor; empty with direct descriptors
   Session session;
   std::unique_ptr<char[]> input;  // without the buffer ring only
-  std::vector<char> output;       // the slice of session output being sent
-  std::size_t output_sent = 0;
+  OutputSlice output;             // the slice of session output being sent
+  std::size_t unsent = 0;         // bytes of the slice not yet sent
   int zc_notifications = 0;  // SEND_ZC notifications still to come: until then the kernel may read output
   std::vector<unsigned short> withheld;  // provided buffers kept from the ring while a recv is being cancelled
   bool receiving = false;    // a recv (multishot or not) is in flight
@@ -149,22 +147,16 @@ class UringLoop {
   }
 
   void send_next(std::uint32_t slot, Connection& connection) {
-    if (connection.output_sent == connection.output.size()) {
-      // The slice may be refilled only when the kernel reads it no more: after every zero-copy notification.
-      if (connection.zc_notifications > 0) return;
-      const auto pending = connection.session.pending_output();
-      if (pending.empty()) return;
-      const std::size_t n = std::min(pending.size(), kSendSize);
-      connection.output.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
-      connection.output_sent = 0;
-    }
-    const char* from = connection.output.data() + connection.output_sent;
-    const std::size_t n = connection.output.size() - connection.output_sent;
+    // The slice may be refilled only when the kernel reads it no more: after every zero-copy notification.
+    if (connection.unsent == 0 && connection.zc_notifications > 0) return;
+    const std::span<char> rest = connection.output.next(connection.session);
+    if (rest.empty()) return;
+    connection.unsent = rest.size();
     io_uring_sqe* sqe = next_sqe(tag(Op::kSend, slot));
-    if (f_.send_zc && n >= kZeroCopyMin) {
-      io_uring_prep_send_zc(sqe, connection.handle, from, n, MSG_NOSIGNAL, 0);
+    if (f_.send_zc && rest.size() >= kZeroCopyMin) {
+      io_uring_prep_send_zc(sqe, connection.handle, rest.data(), rest.size(), MSG_NOSIGNAL, 0);
     } else {
-      io_uring_prep_send(sqe, connection.handle, from, n, MSG_NOSIGNAL);
+      io_uring_prep_send(sqe, connection.handle, rest.data(), rest.size(), MSG_NOSIGNAL);
     }
     on_socket(sqe);
     connection.sending = true;
@@ -232,18 +224,8 @@ class UringLoop {
         UniqueFd refused(res);
       }
     } else if (res != -ECANCELED) {
-      switch (classify_errno(-res)) {
-        case ErrnoClass::kRetry:
-        case ErrnoClass::kPeerGone:
-          break;
-        case ErrnoClass::kShedLoad:  // EMFILE, or ENFILE: the fixed file table is full
-          if (!shedding_logged_) log_errno("accept (pausing until descriptors free up)", -res);
-          shedding_logged_ = true;
-          pause_accepting();
-          break;
-        case ErrnoClass::kBug:
-          die_errno("accept", -res);
-      }
+      // EMFILE, or ENFILE when the fixed file table is full: pause.
+      if (accept_failed(-res) == AcceptResult::kShed) pause_accepting();
     }
     if (!accept_armed_ && !accept_paused_ && !stopping_) arm_accept();
   }
@@ -299,8 +281,8 @@ class UringLoop {
       return;
     }
     // A short send leaves the rest of the slice, which pump() sends next: bytes leave in order.
-    connection.output_sent += static_cast<std::size_t>(res);
-    connection.session.consume_output(static_cast<std::size_t>(res));
+    connection.unsent -= static_cast<std::size_t>(res);
+    connection.output.sent(connection.session, static_cast<std::size_t>(res));
   }
 
   // Submits what the connection needs next, or closes it.
@@ -334,14 +316,16 @@ class UringLoop {
   }
 
   // A connection is freed only once the kernel has handed back everything it lent it. shutdown(2) ends a recv
-  // waiting for data (it completes with 0) and a send waiting for room (it fails), so their completions come soon.
+  // waiting for data (it completes with 0) and a send waiting for room (it fails), so their completions come soon;
+  // a cancel does the same for a direct descriptor.
   void close(std::uint32_t slot) {
     Connection& connection = slots_.at(slot);
     if (connection.receiving || connection.sending || connection.zc_notifications > 0) {
+      // Not IORING_OP_SHUTDOWN for a direct descriptor: it runs later on an io-wq worker and looks the slot up only
+      // then, when it may already hold the next connection. Cancelling the socket's requests (6.0) runs at once.
       if (!connection.shut_down && f_.direct) {
-        io_uring_sqe* sqe = next_sqe(Tag{Op::kIgnore});
-        io_uring_prep_shutdown(sqe, connection.handle, SHUT_RDWR);
-        on_socket(sqe);
+        io_uring_prep_cancel_fd(next_sqe(Tag{Op::kIgnore}), connection.handle,
+                                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
       } else if (!connection.shut_down) {
         ::shutdown(connection.fd.get(), SHUT_RDWR);
       }
@@ -415,7 +399,6 @@ class UringLoop {
   bool stopping_ = false;
   bool accept_armed_ = false;
   bool accept_paused_ = false;
-  bool shedding_logged_ = false;
   __kernel_timespec pause_{};  // read by the kernel when the timeout is submitted
 };
 
@@ -430,19 +413,19 @@ int main(int argc, char** argv) {
       .threads_help = "event loops, each with its own thread, ring and SO_REUSEPORT listener",
       .flags = feature_flags(),
   };
-  // start_server's steps, with the rings made between bind and banner: where io_uring is unavailable the server
-  // exits 1 without ever claiming to listen (and a busy port is still reported as such).
-  init_process_signals();
-  Server server;
-  server.options = parse_server_options(argc, argv, model);
-  server.session = SessionConfig{server.options.mode, server.options.max_body};
-  raise_open_file_limit();
-  const ListenerConfig config{.reuseport = true};
+  // The rings are made before the banner: where io_uring is unavailable the server exits 1 without ever claiming
+  // to listen (and a busy port is still reported as such). The loops keep a reference to their settings: a copy
+  // that stays put (start_server's result may move).
+  Server settings;
   std::vector<UniqueFd> listeners;
-  listeners.push_back(open_listener(server.options, config));
-  for (int i = 1; i < server.options.threads; ++i) {
-    listeners.push_back(open_listener_on_same_port(listeners.front().get(), server.options, config));
-  }
-  run_loops<UringLoop>(server, features_from(server.options), std::move(listeners));
+  std::unique_ptr<UringLoop> first;
+  std::vector<std::jthread> loops;  // joined when it goes out of scope, after loop 0 has returned
+  start_server(argc, argv, model, {.listener_per_thread = true}, [&](Server& started) {
+    settings.options = started.options;
+    settings.session = started.session;
+    listeners = open_listeners(started, started.options.threads);
+    first = start_loops<UringLoop>(settings, features_from(settings.options), listeners, loops);
+  });
+  first->run(std::move(listeners.front()));
   return 0;
 }

@@ -406,25 +406,24 @@ inline void prep_recv(io_uring_sqe* sqe, int socket, const Features& f, unsigned
   if (f.recv_bundle) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 }
 
-// One Loop per listener, loop 0 on the calling thread. Each further loop makes its ring on its own thread: a ring set
-// up with IORING_SETUP_SINGLE_ISSUER belongs to the thread that created it. Every loop has its ring before any
-// accepts and before the banner, so that a kernel without io_uring fails the start, not a connection.
+// One Loop per listener: loop 0 is made here and returned for the caller to run; each further loop makes its ring on
+// a thread of its own (a ring set up with IORING_SETUP_SINGLE_ISSUER belongs to the thread that created it) and runs
+// there. Returns once every loop has its ring, so that a kernel without io_uring fails the start, before the banner.
 template <typename Loop>
-void run_loops(const Server& server, const Features& features, std::vector<UniqueFd> listeners) {
-  auto first = std::make_unique<Loop>(server, features);
+std::unique_ptr<Loop> start_loops(const Server& settings, const Features& features, std::vector<UniqueFd>& listeners,
+                                  std::vector<std::jthread>& threads) {
+  auto first = std::make_unique<Loop>(settings, features);
   log_message(first->path());
   std::latch made(static_cast<std::ptrdiff_t>(listeners.size() - 1));
-  std::vector<std::jthread> loops;  // joined when it goes out of scope, after loop 0 has returned
   for (std::size_t i = 1; i < listeners.size(); ++i) {
-    loops.emplace_back([&server, &listeners, &made, i, features] {
-      Loop loop(server, features);
+    threads.emplace_back([&settings, &listeners, &made, i, features] {
+      Loop loop(settings, features);
       made.count_down();
       loop.run(std::move(listeners[i]));
     });
   }
   made.wait();
-  print_banner(listeners.front().get());
-  first->run(std::move(listeners.front()));
+  return first;
 }
 
 }  // namespace iomodels::uring
