@@ -221,13 +221,10 @@ TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
 
 TEST(IoUringPaths, DefaultTakesEveryFeatureThisKernelHasAndPlainTakesNone) {
   if (!kernel_at_least(6, 10)) GTEST_SKIP() << "the default's features need Linux 6.10";
-  std::string skip;
-  std::string error;
   for (const auto& [args, path] : {std::pair{std::vector<std::string>{}, kDefaultPath},
                                    std::pair{std::vector<std::string>{"--plain"}, kPlainPath}}) {
-    auto server = start_io_uring(args, &skip, &error);
-    if (!server && !skip.empty()) GTEST_SKIP() << skip;
-    ASSERT_TRUE(server) << error;
+    auto server = start_or_skip("io_uring", args);
+    if (!server) return;
     EXPECT_NE(server->stderr_text().find(std::string(path) + "\n"), std::string::npos) << server->stderr_text();
     Client client = Client::connect(server->host(), server->port());
     EXPECT_TRUE(echo_exchange(client, "hello\n").data == "hello\n");
@@ -237,11 +234,8 @@ TEST(IoUringPaths, DefaultTakesEveryFeatureThisKernelHasAndPlainTakesNone) {
 }
 
 TEST(IoUringPaths, RecvBundlesNeedTheBufferRingAndSaySo) {
-  std::string skip;
-  std::string error;
-  auto server = start_io_uring({"--recv-bundle", "--no-buffer-ring"}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("io_uring", {"--recv-bundle", "--no-buffer-ring"});
+  if (!server) return;
   EXPECT_NE(server->stderr_text().find("recv bundles need the provided-buffer ring"), std::string::npos)
       << server->stderr_text();
   Client client = Client::connect(server->host(), server->port());
@@ -256,11 +250,8 @@ void echo_large_changing_payloads(const std::vector<std::string>& args) {
   constexpr int kClients = 16;
   constexpr std::size_t kBytes = 8 << 20;
   ASSERT_TRUE(ensure_own_fd_limit(kClients + 64));
-  std::string skip;
-  std::string error;
-  auto server = start_io_uring(args, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("io_uring", args);
+  if (!server) return;
   std::vector<std::string> problems(kClients);
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
