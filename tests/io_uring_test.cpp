@@ -221,7 +221,7 @@ TEST(IoUringPaths, DefaultTakesEveryFeatureThisKernelHasAndPlainTakesNone) {
     EXPECT_NE(server->stderr_text().find(std::string(path) + "\n"), std::string::npos) << server->stderr_text();
     Client client = Client::connect(server->host(), server->port());
     EXPECT_TRUE(echo_exchange(client, "hello\n").data == "hello\n");
-    expect_exits_zero_on_sigterm(*server);
+    expect_clean_stop(*server);
     EXPECT_NE(server->stderr_text().find(" completions in "), std::string::npos) << server->stderr_text();
   }
 }
@@ -234,7 +234,7 @@ TEST(IoUringPaths, RecvBundlesNeedTheBufferRingAndSaySo) {
   Client client = Client::connect(server->host(), server->port());
   const std::string payload = pattern_bytes(256 * 1024, 3);
   EXPECT_TRUE(echo_exchange(client, payload).data == payload);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 // Large payloads whose every block differs, from many clients at once: a slice refilled while a zero-copy send
@@ -261,7 +261,7 @@ void echo_large_changing_payloads(const std::vector<std::string>& args) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(problems[i], "") << "client " << i;
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringZeroCopy, LargeChangingPayloadsFromManyClientsComeBackByteForByte) {
