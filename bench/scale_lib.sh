@@ -94,9 +94,14 @@ cpu_ticks() {
   echo "$total"
 }
 
-# established PORT: TCP connections in ESTABLISHED state whose local port is PORT (the server's side).
-established() {
-  ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l
+# held PORT: connections the server on PORT has accepted and keeps open: those ESTABLISHED on its port, less those
+# still waiting in its listeners' accept queues (a listener's Recv-Q in ss is its queue's length). Counted in the
+# kernel, so that io_uring's direct descriptors, which are in no process's descriptor table, count too.
+held() {
+  local established queued
+  established=$(ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l)
+  queued=$(ss -Htln "( sport = :$1 )" 2>/dev/null | awk '{ q += $1 } END { print q + 0 }')
+  echo $(( established - queued ))
 }
 
 # sockstat_tcp_pages: the kernel's TCP buffer memory, in pages (/proc/net/sockstat "TCP: ... mem N").

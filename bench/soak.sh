@@ -50,7 +50,7 @@ while kill -0 "${LOADGEN_PIDS[0]}" 2>/dev/null; do
   (( t >= 0 && t <= DURATION - 2 )) || continue
   kill -0 "$SERVER_PID" 2>/dev/null || break
   rss=$(rss_kib "$SERVER_PID")
-  held=$(established "$SERVER_PORT")
+  held=$(held "$SERVER_PORT")
   echo "$t $rss $held" >>"$samples"
   if [[ -z $held_min ]] || (( held < held_min )); then held_min=$held; fi
   if (( t % 60 < SAMPLE )); then echo "  t=${t}s  server RSS ${rss} KiB  connections held $held"; fi
