@@ -30,6 +30,12 @@ ServerSpec forking(ServerSpec result) {
   return result;
 }
 
+ServerSpec workers(ServerSpec result, int processes) {
+  result.forks = true;
+  result.worker_processes = processes;
+  return result;
+}
+
 std::vector<ServerSpec> make_list() {
   using enum ThreadsFlag;
   // Pools default to 5 workers, as the Python seeds' ThreadPoolExecutor(5).
@@ -46,6 +52,7 @@ std::vector<ServerSpec> make_list() {
       spec("epoll", kRequired),
       spec("epoll", kRequired, {"--edge"}, "edge"),
       spec("epoll", kRequired, {"--threads", "2"}, "threads2"),
+      workers(spec("epoll", kRequired, {"--processes", "2"}, "processes2"), 2),
       spec("sigio", kRejected),
       spec("aio", kRejected),
       spec("io_uring", kOptional),

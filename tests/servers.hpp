@@ -25,6 +25,8 @@ struct ServerSpec {
   bool limit_is_threads = false;
   ThreadsFlag threads = ThreadsFlag::kRejected;
   bool forks = false;  // serves with child processes: zombies and leftover children are possible
+  // A supervising parent with this many long-lived worker processes, each serving many clients (epoll --processes).
+  int worker_processes = 0;
 };
 
 // The iterative server: one client at a time, and no worker count to raise it.
