@@ -9,7 +9,7 @@
 #   bench/soak.sh epoll --threads 2                with its options
 #   DURATION=60 RATE=20000 CONNECTIONS=10000 bench/soak.sh libuv
 #
-# The load is an open loop (RATE messages per second over all the connections, 64 bytes each; 2 per connection
+# The load is an open loop (RATE messages per second over all the connections, 64 bytes each; 1 per connection
 # per second by default) rather than a closed loop, so that the machine keeps some breath and a slow minute does
 # not turn into timeouts. Connections open at CONNECT_RATE per second during a warm-up. Memory is sampled every
 # SAMPLE seconds; the first-minute value is the sample taken 60 s into the measured run (or halfway, for runs
@@ -21,7 +21,10 @@ source bench/scale_lib.sh
 
 DURATION=${DURATION:-600}
 CONNECTIONS=${CONNECTIONS:-10000}
-RATE=${RATE:-20000}
+RATE=${RATE:-10000}
+# A message unanswered this long is an error (a lost or corrupted reply would never come). Generous, because on
+# a shared two-core machine a neighbour's build can starve the server for seconds without anything being lost.
+TIMEOUT=${TIMEOUT:-30s}
 CONNECT_RATE=${CONNECT_RATE:-5000}
 THREADS=${THREADS:-2}
 SAMPLE=${SAMPLE:-5}
@@ -33,13 +36,13 @@ warmup=$(( CONNECTIONS / CONNECT_RATE + 5 ))
 first_at=$(( DURATION >= 120 ? 60 : DURATION / 2 ))
 start_server "$server" "$@"
 echo "soak: $server $* on 127.0.0.1:$SERVER_PORT; $CONNECTIONS connections, open loop $RATE msgs/s of 64 B," \
-     "verified; ${warmup}s warm-up, ${DURATION}s measured; memory sampled every ${SAMPLE}s"
+     "verified, timeout $TIMEOUT; ${warmup}s warm-up, ${DURATION}s measured; memory sampled every ${SAMPLE}s"
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)"
 rss_before=$(rss_kib "$SERVER_PID")
 cpu_before=$(cpu_ticks "$SERVER_PID")
 
 run_loadgens 1 "$SERVER_PORT" "$SCALE_WORK/soak" -c "$CONNECTIONS" -t "$THREADS" -R "$RATE" \
-  --connect-rate "$CONNECT_RATE" --warmup "${warmup}s" -d "${DURATION}s"
+  --connect-rate "$CONNECT_RATE" --warmup "${warmup}s" -d "${DURATION}s" --timeout "$TIMEOUT"
 started=$SECONDS
 samples=$SCALE_WORK/samples
 : >"$samples"
