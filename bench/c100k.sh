@@ -81,14 +81,14 @@ hard=$(ulimit -Hn)
 echo "  hard RLIMIT_NOFILE = $hard per process: loadgen processes of $PER_LOADGEN connections, one-process servers asked for $ONE_PROCESS"
 sysctl_at_least net.core.somaxconn 4096
 sysctl_at_least net.ipv4.tcp_max_syn_backlog 4096
-# Closing 100,000 connections at once leaves as many orphans (FIN-WAIT) for a moment; past this limit the kernel
+# Closing 100,000 connections at once leaves up to as many orphans (FIN-WAIT) for a moment; past this limit the kernel
 # resets them and says "too many orphaned sockets".
 if [[ -n ${C100K_MAX_ORPHANS:-} ]]; then
-  (( C100K_MAX_ORPHANS >= 2 * max_target )) ||
-    die "net.ipv4.tcp_max_orphans is $C100K_MAX_ORPHANS (machine-wide), below the $(( 2 * max_target )) this run needs: raise it (sysctl -w net.ipv4.tcp_max_orphans=$(( 2 * max_target ))) or run with NETNS=0"
-  echo "  net.ipv4.tcp_max_orphans = $C100K_MAX_ORPHANS, machine-wide (need $(( 2 * max_target )): ok)"
+  (( C100K_MAX_ORPHANS >= max_target )) ||
+    die "net.ipv4.tcp_max_orphans is $C100K_MAX_ORPHANS (machine-wide), below the $max_target this run needs: raise it (sysctl -w net.ipv4.tcp_max_orphans=$max_target) or run with NETNS=0"
+  echo "  net.ipv4.tcp_max_orphans = $C100K_MAX_ORPHANS, machine-wide (need $max_target: ok)"
 else
-  sysctl_at_least net.ipv4.tcp_max_orphans $(( 2 * max_target ))
+  sysctl_at_least net.ipv4.tcp_max_orphans $max_target
 fi
 read -r port_low port_high </proc/sys/net/ipv4/ip_local_port_range
 ports=$(( port_high - port_low + 1 ))
@@ -126,6 +126,7 @@ for shape in "${shapes[@]}"; do
   target=${shape_target[$shape]}
   read -r -a command <<<"${shape_cmd[$shape]}"
   processes=$(( (target + PER_LOADGEN - 1) / PER_LOADGEN ))
+  while (( target % processes )); do processes=$(( processes + 1 )); done  # an equal share each, target in all
   (( processes <= 250 )) || die "too many loadgen processes"
   active_each=$(( (ACTIVE + processes - 1) / processes ))
   idle_each=$(( target / processes - active_each ))
