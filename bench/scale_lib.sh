@@ -100,7 +100,7 @@ cpu_ticks() {
 held() {
   local established queued
   established=$(ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l)
-  queued=$(ss -Htln "( sport = :$1 )" 2>/dev/null | awk '{ q += $1 } END { print q + 0 }')
+  queued=$(ss -Htln "( sport = :$1 )" 2>/dev/null | awk '$1 == "LISTEN" { q += $2 } END { print q + 0 }')
   echo $(( established - queued ))
 }
 
