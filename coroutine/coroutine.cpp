@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -40,10 +41,6 @@ using asio::ip::tcp;
 
 // Completion token: co_await yields (error_code, results...) instead of throwing.
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
-constexpr int kAcceptsPerRound = 64;
-// After EMFILE and friends the acceptor sleeps this long unless a connection closes first.
-constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 // One thread's io_context, its acceptor and its connections. Nothing here is touched by another thread
 // except through asio::post.
@@ -53,6 +50,7 @@ struct Worker {
   std::list<tcp::socket*> sockets;  // every connection's socket, for shutdown; outlives the io_context
   asio::io_context context{1};      // concurrency hint: one thread runs it
   tcp::acceptor acceptor{context};
+  tcp protocol = tcp::v4();         // the listener's, for the sockets accept_round() hands over
   asio::steady_timer accept_retry{context};
   bool accept_paused = false;
 };
@@ -139,45 +137,40 @@ void adopt(Worker& worker, tcp::socket socket) {
   if (over_connection_limit(worker.server->options, worker.open_connections->load(std::memory_order_relaxed))) {
     return;  // the socket closes here
   }
-  // Asio 1.22 accepts with accept(2), not accept4(2): the descriptor is not close-on-exec by itself.
-  ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-  set_nodelay(socket.native_handle());
   asio::co_spawn(worker.context, serve(worker, std::move(socket)), log_if_thrown);
 }
 
 awaitable<void> accept_connections(Worker& worker) {
-  asio::error_code error;
-  worker.acceptor.non_blocking(true, error);  // the synchronous accept() below must say would_block, not wait
-  if (error) fail("acceptor O_NONBLOCK: " + error.message());
   while (worker.acceptor.is_open()) {
-    auto [accept_error, socket] = co_await worker.acceptor.async_accept(kNoThrow);
-    error = accept_error;
-    // Then take up to kAcceptsPerRound - 1 more that are already waiting, without a trip through the scheduler:
-    // under a closed-loop load every busy connection's completion is queued ahead of the next async_accept's, so
-    // one accept per trip accepted a few hundred connections a second and 10,000 took minutes (bench/c10k.sh).
-    for (int taken = 1; !error; ++taken) {
+    auto [error, socket] = co_await worker.acceptor.async_accept(kNoThrow);
+    AcceptResult result = AcceptResult::kAccepted;
+    if (error) {
+      if (!worker.acceptor.is_open()) break;  // shutdown closed it
+      result = accept_failed(error.value());
+    } else {
+      // Asio 1.22 accepts with accept(2), not accept4(2): the descriptor is not close-on-exec by itself.
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+      set_nodelay(socket.native_handle());
       adopt(worker, std::move(socket));
-      if (taken == kAcceptsPerRound) break;
-      socket = worker.acceptor.accept(error);
+      // Then the others already waiting (accept_round: at most kAcceptsPerRound), without a trip through the
+      // scheduler each: under a closed-loop load every busy connection's completion is queued ahead of the next
+      // async_accept's, so one accept per trip left 4,000 of 10,000 connections unaccepted for over 10 s
+      // (bench/c10k.sh).
+      result = accept_round(worker.acceptor.native_handle(), [&worker](UniqueFd fd) {
+        tcp::socket accepted(worker.context);
+        asio::error_code assign_error;
+        accepted.assign(worker.protocol, fd.get(), assign_error);
+        if (assign_error) return log_message("assign accepted socket: " + assign_error.message());
+        fd.release();
+        adopt(worker, std::move(accepted));
+      });
     }
-    if (!error || error == asio::error::would_block || error == asio::error::try_again) continue;
-    if (!worker.acceptor.is_open()) break;  // shutdown closed it
-    switch (classify_errno(error.value())) {
-      case ErrnoClass::kRetry:
-      case ErrnoClass::kPeerGone:
-        continue;
-      case ErrnoClass::kShedLoad: {
-        // The pending connection stays in the backlog; accepting again at once would spin.
-        static std::atomic<bool> logged{false};
-        if (!logged.exchange(true)) log_errno("accept (pausing the acceptor; logged once)", error.value());
-        worker.accept_paused = true;
-        worker.accept_retry.expires_after(kAcceptRetry);
-        co_await worker.accept_retry.async_wait(kNoThrow);  // or cancelled when a connection closes
-        worker.accept_paused = false;
-        continue;
-      }
-      case ErrnoClass::kBug:
-        die_errno("accept", error.value());
+    if (result == AcceptResult::kShed) {
+      // The pending connection stays in the backlog; accepting again at once would spin.
+      worker.accept_paused = true;
+      worker.accept_retry.expires_after(kShedLoadPause);
+      co_await worker.accept_retry.async_wait(kNoThrow);  // or cancelled when a connection closes
+      worker.accept_paused = false;
     }
   }
 }
@@ -202,30 +195,27 @@ tcp protocol_of(int fd) {
 const ModelInfo kModel{
     .name = "coroutine",
     .summary = "C++20 coroutines on Asio: each connection is a coroutine that suspends on IO",
-    .limit = "",
     .default_threads = 1,
     .threads_help = "threads, each with its own io_context and SO_REUSEPORT acceptor",
-    .flags = {},
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SO_REUSEPORT only for several threads: a lone server must still refuse a second one on its port.
-  const int threads = parse_server_options(argc, argv, kModel).threads;
-  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .reuseport = threads > 1});
+  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .listener_per_thread = true});
+  const int threads = server.options.threads;
   const tcp protocol = protocol_of(server.listener.get());
+  std::vector<UniqueFd> listeners = open_listeners(server, threads);
 
   std::atomic<std::size_t> open_connections{0};
   std::vector<Worker> workers(threads);
-  for (int i = threads - 1; i >= 0; --i) {  // worker 0 takes the first listener last
+  for (int i = 0; i < threads; ++i) {
     Worker& worker = workers[i];
     worker.server = &server;
     worker.open_connections = &open_connections;
-    const ListenerConfig config{.nonblocking = true, .reuseport = true};
-    UniqueFd fd = i == 0 ? std::move(server.listener)
-                         : open_listener_on_same_port(server.listener.get(), server.options, config);
+    UniqueFd fd = std::move(listeners[i]);
     asio::error_code error;
+    worker.protocol = protocol;
     worker.acceptor.assign(protocol, fd.get(), error);
     if (error) fail("assign listener: " + error.message());
     fd.release();
