@@ -50,7 +50,7 @@ start_server() {
   SERVER_PID=$!
   SCALE_PIDS+=("$SERVER_PID")
   local _
-  for _ in $(seq 100); do grep -q '^listening on' "$out" && break; sleep 0.05; done
+  for _ in $(seq 100); do grep -qs '^listening on' "$out" && break; sleep 0.05; done
   SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
   [[ -n $SERVER_PORT ]] || { cat "$SCALE_WORK/server.$name.err" >&2; die "$name printed no banner"; }
 }
