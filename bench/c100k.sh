@@ -6,8 +6,8 @@
 #     (--bind 127.0.P.1,127.0.P.2 for process P: 2 x ~28,000 ephemeral ports each), opening connections at a bounded
 #     pace (--connect-rate) so that the listen backlog never overflows;
 #   - epoll --processes N: N worker processes, each with its own SO_REUSEPORT listener, holds 100,000;
-#   - io_uring is asked for 100,000 in one process (it can only with direct descriptors, which keep connections out
-#     of the descriptor table); until then this reports what it holds;
+#   - io_uring --threads 6 holds 100,000 in one process: it accepts into each ring's table of direct descriptors,
+#     which keeps connections out of the descriptor table (each ring's table is capped at RLIMIT_NOFILE);
 #   - libuv, libevent and coroutine are asked for as many as one process may: 19,900.
 # Most connections are idle (--idle); a sample (ACTIVE, 100 by default) echoes verified traffic throughout, in an
 # open loop at RATE messages per second. Every figure counts only when every loadgen counted zero errors.
@@ -20,7 +20,7 @@
 #   bench/c100k.sh                                   every server above
 #   bench/c100k.sh epoll-processes libuv             some of them
 #   HOLD=20 ACTIVE=100 RATE=1000 CONNECT_RATE=5000 bench/c100k.sh
-#   IO_URING_ARGS="..." bench/c100k.sh io_uring       io_uring with other options
+#   IO_URING_ARGS="--threads 1" bench/c100k.sh io_uring   io_uring with other options (one ring: ~19,990)
 #
 # It runs in a network namespace of its own (unshare --net, loopback only) when it may: then other work on the
 # machine does not show in /proc/net/sockstat, and the sysctls it needs (net.core.somaxconn,
@@ -49,7 +49,7 @@ CONNECT_RATE=${CONNECT_RATE:-5000}
 PER_LOADGEN=${PER_LOADGEN:-15000}   # connections per loadgen process, well under the 20,000 descriptors
 ONE_PROCESS=${ONE_PROCESS:-19900}   # "as many as one process may": the hard limit less a margin for the rest
 WORKERS=${WORKERS:-8}               # epoll --processes: 12,500 connections each on average
-IO_URING_ARGS=${IO_URING_ARGS:-}
+IO_URING_ARGS=${IO_URING_ARGS:---threads 6}  # 6 rings: each ring's table of direct descriptors is capped at RLIMIT_NOFILE
 
 declare -A shape_cmd=(
   [epoll-processes]="epoll --processes $WORKERS" [io_uring]="io_uring $IO_URING_ARGS" [libuv]="libuv"
