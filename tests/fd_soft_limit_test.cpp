@@ -1,4 +1,4 @@
-// The soft descriptor limit is not a model's limit (PROTOCOL.md, "Start"; common/limits.hpp): every server raises
+// The soft descriptor limit is not a model's limit (docs/PROTOCOL.md, "Starting"; common/limits.hpp): every server raises
 // its soft RLIMIT_NOFILE to the hard one at start. Here each runs under a soft limit of 64 and a hard one of 4096
 // (prlimit(1) sets both and execs the server), and 100 clients connect: every one of them must be echoed while all
 // are open, which a server that kept the soft limit cannot do (it would stop accepting at about 60; io_uring did,
