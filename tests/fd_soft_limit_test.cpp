@@ -1,6 +1,6 @@
-// The soft descriptor limit is not a model's limit (docs/PROTOCOL.md, "Starting"; common/limits.hpp): every server raises
-// its soft RLIMIT_NOFILE to the hard one at start. Here each runs under a soft limit of 64 and a hard one of 4096
-// (prlimit(1) sets both and execs the server), and 100 clients connect: every one of them must be echoed while all
+// The soft descriptor limit is not a model's limit (docs/PROTOCOL.md, "Starting"; common/limits.hpp): every server
+// raises its soft RLIMIT_NOFILE to the hard one at start. Here each runs under a soft limit of 64 and a hard one of
+// 4096 (prlimit(1) sets both and execs the server), and 100 clients connect: every one of them must be echoed while all
 // are open, which a server that kept the soft limit cannot do (it would stop accepting at about 60; io_uring did,
 // until its start-up became start_server()).
 //
@@ -37,7 +37,9 @@ class SoftDescriptorLimit : public ::testing::TestWithParam<ServerSpec> {
     if (::access(binary_path(spec()).c_str(), X_OK) != 0) GTEST_SKIP() << binary_path(spec()) << " not built";
     if (spec().python) GTEST_SKIP() << "a Python original (the tutorials' code): not part of this check";
     if (is_iterative(spec())) GTEST_SKIP() << "serves one client at a time by design";
-    if (spec().forks && spec().worker_processes == 0) GTEST_SKIP() << "holds one connection per process, so no process nears its limit";
+    if (spec().forks && spec().worker_processes == 0) {
+      GTEST_SKIP() << "holds one connection per process, so no process nears its limit";
+    }
     if (!run_command({"prlimit", "--version"}, kIoTimeout).started)
       GTEST_SKIP() << "prlimit(1) (util-linux) is not installed";
     ASSERT_TRUE(ensure_own_fd_limit(4 * kClients)) << "this test needs " << 4 * kClients << " descriptors";
