@@ -61,11 +61,15 @@ void AcceptThread::run() {
       wait_for_descriptors();
       if (stopping_.load()) return;
     }
+    bool was_empty = false;
     {
       std::lock_guard lock(mutex_);
+      was_empty = accepted_.empty();
       accepted_.push_back({std::move(socket), std::move(writer)});
     }
-    doorbell_();
+    // The loop takes every connection waiting, so one ring per batch is enough, and a flood of connects cannot
+    // fill the signal queue (RLIMIT_SIGPENDING) with doorbells.
+    if (was_empty) doorbell_();
   }
 }
 

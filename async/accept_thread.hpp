@@ -21,7 +21,7 @@ class AcceptThread {
     UniqueFd writer;
   };
 
-  // doorbell runs on the accept thread after each connection is queued; the loop then calls take().
+  // doorbell runs on the accept thread when a connection is queued on an empty queue; the loop then calls take().
   AcceptThread(int listen_fd, std::function<void()> doorbell);
   ~AcceptThread() { stop(); }
   AcceptThread(const AcceptThread&) = delete;
