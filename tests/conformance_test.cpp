@@ -125,8 +125,10 @@ TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
 // second copy started by mistake fails to bind instead of silently taking half the connections.
 TEST_P(Startup, ASecondServerOnTheSamePortExitsOne) {
   const auto& shape = spec().args;
-  if (std::find(shape.begin(), shape.end(), "--threads") != shape.end()) {
-    GTEST_SKIP() << "several loops share their port with SO_REUSEPORT by design";
+  for (const char* several : {"--threads", "--processes"}) {
+    if (std::find(shape.begin(), shape.end(), several) != shape.end()) {
+      GTEST_SKIP() << "several loops or processes share their port with SO_REUSEPORT by design";
+    }
   }
   ASSERT_NO_FATAL_FAILURE(start());
   std::vector<std::string> args = shape;
