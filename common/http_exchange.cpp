@@ -246,6 +246,13 @@ void HttpExchange::feed(std::string_view bytes, Buffer& output) {
           respond_error(400);
           return;
         case HeaderScanner::Verdict::kTooLarge:
+          // llhttp has seen only the bytes of earlier reads: show it the rest below the limit first, so that a
+          // head broken before its 8 KiB gets 400 however it was split into reads (found by fuzz/session_fuzz).
+          if (const llhttp_errno_t rc = chunk > 0 ? llhttp_execute(&parser_, data, chunk) : HPE_OK;
+              rc != HPE_OK && rc != HPE_PAUSED) {
+            respond_error(error_status_ != 0 ? error_status_ : 400);
+            return;
+          }
           respond_error(431);
           return;
       }
