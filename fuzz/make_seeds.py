@@ -56,7 +56,7 @@ def write(name, inputs):
 
 
 def session_inputs():
-    # Header byte 0: mode (0 auto, 1 echo, 2 http), 4 half-close, 8 small max-body, 16 repeat; byte 1 repeat count;
+    # Header byte 0: mode (0 auto, 1 echo, 2 http), 4 half-close, 8 small max-body, 0x50 repeat; byte 1 repeat count;
     # bytes 2-7 split seed.
     out = []
     for i, payload in enumerate(SESSION):
@@ -64,8 +64,8 @@ def session_inputs():
             seed = bytes([(i * 37 + flags) & 0xFF, 1, 2, 3, 4, 5])
             out.append(bytes([flags, 0]) + seed + payload)
     # Backpressure: a raw stream and pipelined requests repeated past 1 MiB, drained in small pieces.
-    out.append(bytes([0x10, 0xFF, 9, 9, 9, 9, 9, 9]) + bytes(range(256)) * 16)
-    out.append(bytes([0x12, 0xFF, 7, 7, 7, 7, 7, 7]) + b"GET /x HTTP/1.1\r\n\r\n" * 4)
+    out.append(bytes([0x51, 0xFF, 9, 9, 9, 9, 9, 9]) + bytes(range(256)) * 16)
+    out.append(bytes([0x52, 0xFF, 7, 7, 7, 7, 7, 7]) + b"GET /x HTTP/1.1\r\n\r\n" * 4)
     return out
 
 

@@ -3,10 +3,12 @@
 //
 // Input: an 8-byte header, then the bytes a peer sends (the payload).
 //   byte 0  bits 0-1 mode (0 auto, 1 echo, 2 http, 3 auto), bit 2 half-close after the payload,
-//           bit 3 a small --max-body (64 bytes, so 413 is reachable with short inputs), bit 4 repeat
-//   byte 1  with bit 4: the payload is sent (byte1 + 1) * 64 times over, capped at kMaxStream, so that the
-//           backpressure bound can be crossed although libFuzzer's inputs are small; such long streams are cut
-//           into at most about kMaxPieces reads, to keep the fuzzer fast
+//           bit 3 a small --max-body (64 bytes, so 413 is reachable with short inputs), bits 4-6 equal to 5: repeat
+//   byte 1  when repeating: the payload is sent (byte1 + 1) * 64 times over, capped at kMaxRawStream (raw echo) or
+//           kMaxHttpStream (anything that may be HTTP, whose responses outgrow the requests), so that the
+//           backpressure bound can be crossed although libFuzzer's inputs are small. Such long streams cost a
+//           thousand short inputs each, hence one flag value in eight, and they are cut into at most about
+//           kMaxPieces reads
 //   bytes 2-7  seed of the splits: how the payload is cut into reads, which reads go through read_buffer() and
 //           which through receive(), and how much output is drained when
 // Each input is driven twice: once as the reference (large reads, everything drained at once) and once split as
@@ -37,7 +39,8 @@ using iomodels::SessionConfig;
 
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kSmallMaxBody = 64;
-constexpr std::size_t kMaxStream = 3 << 19;
+constexpr std::size_t kMaxRawStream = 3 << 19;
+constexpr std::size_t kMaxHttpStream = 384 << 10;
 constexpr std::size_t kMaxPieces = 4096;
 // Per request, what a response may add beyond the bytes received: the head (at most ~110 bytes with
 // "Connection: keep-alive"), a "100 Continue" (25 bytes), or an error response (~120 bytes).
@@ -242,9 +245,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // session's own work.
   static std::string stream;
   stream.assign(payload);
-  if (!payload.empty() && (flags & 16)) {
+  if (!payload.empty() && ((flags >> 4) & 7) == 5) {
+    const bool raw = config.session.mode == Mode::kEcho || (config.session.mode == Mode::kAuto &&
+                                                            (payload[0] < 'A' || payload[0] > 'Z'));
     const std::size_t repeat = (static_cast<std::size_t>(data[1]) + 1) * 64;
-    const std::size_t copies = std::min(repeat, kMaxStream / payload.size());
+    const std::size_t copies = std::min(repeat, (raw ? kMaxRawStream : kMaxHttpStream) / payload.size());
     stream.reserve(payload.size() * copies);
     for (std::size_t i = 1; i < copies; ++i) stream.append(payload);
   }
