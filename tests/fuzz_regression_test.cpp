@@ -54,6 +54,18 @@ TEST(FuzzRegression, ValidHeadOverTheLimitGets431HoweverSplit) {
   EXPECT_EQ(drive(config, bytes, 20), whole);
 }
 
+// session_fuzz: a header line without a colon after a Transfer-Encoding llhttp refuses got 400 when the head came in
+// one read (the scanner refused the line before llhttp saw it) but 501 when it came in pieces (llhttp refused the
+// coding first). Now whichever finds the first fault decides, in any split.
+TEST(FuzzRegression, BadLineAfterABadTransferEncodingGetsTheSameStatusHoweverSplit) {
+  const SessionConfig config{};
+  const std::string bytes =
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\nTransked\r\n\r\n";
+  const std::string whole = drive(config, bytes, 0);
+  EXPECT_TRUE(whole.starts_with("HTTP/1.1 501 ")) << whole.substr(0, 40);
+  for (std::size_t piece : {1, 2, 7, 50}) EXPECT_EQ(drive(config, bytes, piece), whole) << "pieces of " << piece;
+}
+
 // http_response_fuzz: std::from_chars reads "-12" as a number, so "HTTP/1.1 -12 OK" parsed as status -12.
 TEST(FuzzRegression, LoadgenRefusesASignedStatus) {
   for (const char* head : {"HTTP/1.1 -12 OK\r\n\r\n", "HTTP/1.1 -1x OK\r\n\r\n", "HTTP/1.1 +12 OK\r\n\r\n"}) {
