@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/fd_limit_support.hpp"
+#include "tests/sanitizer_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -29,6 +30,8 @@ namespace {
 
 constexpr std::uint32_t kSeed = 20261201;
 constexpr int kConnections = 2000;
+// Under ThreadSanitizer a thread start costs milliseconds: a quarter of the storm still races every code path.
+constexpr int kSanitizedConnections = 500;
 // Connections open at once: enough to keep several in flight in every model, few enough for a pool of five.
 constexpr std::size_t kInFlight = 48;
 // Memory the server may keep after a storm. A connection's buffers are freed when it closes, so what stays is the
@@ -201,19 +204,19 @@ class Hostile : public ServerTest {
   }
 
   // Raw echo and an HTTP request, both verified.
-  void expect_normal_service(const std::string& when) {
+  void expect_normal_service(const std::string& when, Millis timeout) {
     Client raw = connect();
     ASSERT_TRUE(raw.connected()) << when << ": " << raw.error();
     const std::string payload = pattern_bytes(64 * 1024, 7);
-    ReadResult echoed = echo_exchange(raw, payload);
+    ReadResult echoed = echo_exchange(raw, payload, timeout);
     ASSERT_EQ(echoed.data.size(), payload.size()) << when << ": raw echo " << echoed.describe() << "; server stderr: " << server_log();
     EXPECT_TRUE(echoed.data == payload) << when << ": raw echo " << first_difference(payload, echoed.data);
     raw.close();
 
     Client http = connect();
     ASSERT_TRUE(http.connected()) << when << ": " << http.error();
-    ASSERT_TRUE(http.write_all(http_request("GET", "/still-serving")));
-    HttpRead read = read_http_response(http);
+    ASSERT_TRUE(http.write_all(http_request("GET", "/still-serving"), timeout));
+    HttpRead read = read_http_response(http, false, timeout);
     ASSERT_TRUE(read.response.has_value()) << when << ": " << read.error;
     EXPECT_EQ(read.response->status, 200) << when;
     EXPECT_EQ(read.response->body, "/still-serving") << when;
@@ -224,13 +227,16 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
   const std::uint32_t used_seed = seed();
   SCOPED_TRACE("hostile seed " + std::to_string(used_seed) + " (rerun with IOMODELS_HOSTILE_SEED=" +
                std::to_string(used_seed) + ")");
+  const bool sanitized = std::getenv("IOMODELS_SANITIZER") != nullptr && *std::getenv("IOMODELS_SANITIZER") != '\0';
+  const int connections = built_with_sanitizer("thread") ? kSanitizedConnections : kConnections;
+  const Millis service_timeout = sanitized ? 4 * kIoTimeout : kIoTimeout;
   ASSERT_TRUE(ensure_own_fd_limit(kInFlight * 4));
   ASSERT_NO_FATAL_FAILURE(start());
   const pid_t pid = server().pid();
 
   // The baseline is taken after one round of normal service, so that what a model allocates once (a thread pool's
   // stacks, a loop's buffers, a lazily opened descriptor) is in it.
-  ASSERT_NO_FATAL_FAILURE(expect_normal_service("before"));
+  ASSERT_NO_FATAL_FAILURE(expect_normal_service("before", service_timeout));
   // A forking server's group: the server alone once a per-connection child has exited; prefork keeps its workers.
   const std::size_t members = spec().name == "blocking-prefork" ? static_cast<std::size_t>(spec().limit) + 1 : 1;
   ASSERT_TRUE(eventually([&] { return process_group_members(pid).size() == members; }, Millis(3000)))
@@ -241,7 +247,6 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
     ::poll(nullptr, 0, 30);
     fds_before = std::min(fds_before, open_fds(pid).size());
   }
-  const bool sanitized = std::getenv("IOMODELS_SANITIZER") != nullptr && *std::getenv("IOMODELS_SANITIZER") != '\0';
   const long factor = sanitized ? kSanitizerBoundFactor : 1;
   const bool thread_per_connection = spec().name == "blocking-threads" || spec().name == "aio";
   const long first_bound = factor * (thread_per_connection ? kThreadedFirstStormBoundKiB : kFirstStormBoundKiB);
@@ -254,7 +259,7 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("storm " + std::to_string(round + 1));
     std::string failure;
-    storm(used_seed + round, kConnections, &failure);
+    storm(used_seed + round, connections, &failure);
     ASSERT_EQ(failure, "");
     ASSERT_TRUE(server().running()) << "the server died: " << server_log();
 
@@ -268,7 +273,7 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
           return fds_after <= fds_before;
         },
         Millis(10000)))
-        << "descriptors: " << fds_before << " before, " << fds_after << " after " << kConnections
+        << "descriptors: " << fds_before << " before, " << fds_after << " after " << connections
         << " hostile connections";
     if (spec().forks) {
       EXPECT_TRUE(eventually([&] { return process_group_members(pid).size() == members; }, Millis(5000)))
@@ -284,13 +289,13 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
         },
         Millis(10000)))
         << threads << " threads, " << threads_before << " before";
-    ASSERT_NO_FATAL_FAILURE(expect_normal_service("after"));
+    ASSERT_NO_FATAL_FAILURE(expect_normal_service("after", service_timeout));
     const long now = rss_kib(pid);
     const long bound = round == 0 ? first_bound
                                   : factor * (thread_per_connection ? kThreadedSecondStormBoundKiB : kSecondStormBoundKiB);
     EXPECT_LE(now - rss, bound) << "RSS grew from " << rss << " KiB to " << now << " KiB";
     std::printf("[ hostile  ] %s storm %d: %d connections, fds %zu -> %zu, RSS %ld -> %ld KiB, %d threads\n",
-                spec().label.c_str(), round + 1, kConnections, fds_before, fds_after, rss, now, threads);
+                spec().label.c_str(), round + 1, connections, fds_before, fds_after, rss, now, threads);
     rss = now;
   }
 }
