@@ -21,6 +21,7 @@ bool built_with_sanitizer(const std::string& name) {
 
 std::string sanitizer_skip_reason(const ServerSpec& spec) {
   if (!built_with_sanitizer("thread")) return {};
+  if (spec.python) return spec.label + " runs in CPython, which is not built with ThreadSanitizer: skipped under TSan";
   const bool threaded = spec.name == "blocking-threads" || spec.name == "blocking-pool" ||
                         std::find(spec.args.begin(), spec.args.end(), "--threads") != spec.args.end();
   if (threaded) return {};
