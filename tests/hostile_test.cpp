@@ -38,8 +38,8 @@ constexpr std::size_t kInFlight = 48;
 // allocator's retained free memory, io_uring's provided buffers, and, for the models that start a thread per
 // connection (blocking-threads; aio, whose glibc helpers are threads), glibc's cache of freed thread stacks (up to
 // 40 MiB of address space, of which only the touched pages count) and per-thread malloc arenas. Measured here once
-// the storm's threads had exited: under 1 MiB for the readiness models, ~3 MiB for blocking-threads, ~8-13 MiB for
-// io_uring (its provided buffers), 7-18 MiB for aio. A second storm must then add little: the caches are warm, so
+// the storm's threads had exited: under 1 MiB for the readiness models, ~3 MiB for blocking-threads, 1-31 MiB for
+// io_uring by shape (provided buffers, recv bundles, zero-copy sends), 7-18 MiB for aio. A second storm must then add little: the caches are warm, so
 // growth there is a leak.
 constexpr long kFirstStormBoundKiB = 16 * 1024;
 constexpr long kThreadedFirstStormBoundKiB = 40 * 1024;
