@@ -81,9 +81,10 @@ void ResponseHead::parse(std::string_view head) {
       (status_line.size() > 12 && status_line[12] != ' ')) {
     return fail("malformed status line '" + std::string(status_line.substr(0, 64)) + "'");
   }
+  // Three digits, not just a number: from_chars takes "-12" (found by fuzz/http_response_fuzz).
   int status = 0;
   const auto [ptr, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
-  if (ec != std::errc() || ptr != status_line.data() + 12) {
+  if (ec != std::errc() || ptr != status_line.data() + 12 || status_line[9] < '0' || status_line[9] > '9') {
     return fail("malformed status line '" + std::string(status_line.substr(0, 64)) + "'");
   }
   status_ = status;

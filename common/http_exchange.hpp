@@ -86,6 +86,8 @@ class HttpExchange {
   int reject(int status);
   void append_head(std::size_t content_length);
   void respond_error(int status);
+  // The status for a head the scanner refused after the first n bytes of data: llhttp's, if it fails first.
+  int first_error(const char* data, std::size_t n, int scanner_status);
 
   llhttp_t parser_;
   HeaderScanner scanner_;

@@ -34,6 +34,7 @@
 
 #include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
+#include "tests/sanitizer_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -70,6 +71,7 @@ class DescriptorExhaustion : public ::testing::TestWithParam<ServerSpec> {
  protected:
   void SetUp() override {
     if (::access(binary_path(spec()).c_str(), X_OK) != 0) GTEST_SKIP() << binary_path(spec()) << " not built";
+    if (const std::string reason = sanitizer_skip_reason(spec()); !reason.empty()) GTEST_SKIP() << reason;
     if (!run_command({"prlimit", "--version"}, kIoTimeout).started)
       GTEST_SKIP() << "prlimit(1) (util-linux) is not installed";
     ASSERT_TRUE(ensure_own_fd_limit(4 * kClients)) << "this test needs " << 4 * kClients << " descriptors";

@@ -10,6 +10,8 @@
 #include <map>
 #include <system_error>
 
+#include "tests/sanitizer_support.hpp"
+
 namespace iomodels::test {
 namespace {
 
@@ -82,6 +84,7 @@ static std::string unavailable_reason(const ServerSpec& spec) {
 }
 
 void ServerTest::SetUp() {
+  if (const std::string reason = sanitizer_skip_reason(spec()); !reason.empty()) GTEST_SKIP() << reason;
   if (::access(binary_path(spec()).c_str(), X_OK) != 0) GTEST_SKIP() << binary_path(spec()) << " not built";
   if (const std::string reason = unavailable_reason(spec()); !reason.empty()) GTEST_SKIP() << reason;
 }
