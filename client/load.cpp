@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cmath>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "client/endpoint.hpp"
 #include "client/engine.hpp"
+#include "client/hdr_log.hpp"
 #include "common/limits.hpp"
 
 namespace iomodels::loadgen {
@@ -30,12 +33,20 @@ void validate(const LoadConfig& config) {
   if (config.message_size == 0 && !config.http) bad("raw echo needs messages of at least 1 byte");
   // A GET request is formatted into a fixed buffer of each message in flight (engine.cpp, kMaxGetRequest).
   if (config.http && config.message_size == 0 && config.host.size() > 100) bad("host name over 100 characters");
+  if (config.segment.count < 1 || config.segment.index < 1 || config.segment.index > config.segment.count) {
+    bad("segment " + std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count));
+  }
+  if (segment_connections(config.connections, config.segment).size() < 1) {
+    bad(std::to_string(config.connections) + " connections leave segment " + std::to_string(config.segment.index) +
+        "/" + std::to_string(config.segment.count) + " none");
+  }
+  if (config.hdr_interval.count() <= 0) bad("the HdrHistogram log interval must be positive");
 }
 
 int thread_count(const LoadConfig& config) {
   int threads = config.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  return std::min(threads, config.connections);
+  return std::min(threads, segment_connections(config.connections, config.segment).size());
 }
 
 }  // namespace
@@ -64,12 +75,29 @@ LoadResult run_load(const LoadConfig& config) {
   const int threads = thread_count(config);
   std::vector<detail::LiveCounters> live(static_cast<std::size_t>(threads));
   std::vector<std::future<detail::WorkerResult>> workers;
+  const ConnectionRange share = segment_connections(config.connections, config.segment);
   plan.start = detail::now_ns();
-  plan.measure_start = plan.start + config.warmup.count();
+  const double start_epoch = epoch_now();
+  std::int64_t warmup = config.warmup.count();
+  // Instances started by ssh at different moments measure the same window: each warms up until the agreed time.
+  if (config.start_at > 0) warmup = std::max<std::int64_t>(0, std::llround((config.start_at - start_epoch) * 1e9));
+  plan.measure_start = plan.start + warmup;
   plan.end = plan.measure_start + config.duration.count();
+  const double measure_epoch = config.start_at > 0 && warmup > 0 ? config.start_at : start_epoch + warmup / 1e9;
+  std::unique_ptr<IntervalLog> interval_log;
+  if (!config.hdr_log.empty()) {
+    std::string comment = std::string("[loadgen ") + kLoadgenVersion + ": latency in ns" +
+                          (config.rate > 0 ? " from each message's due time; Tag=service_time from when it was sent"
+                                           : "") +
+                          ", " + format_endpoint(config.host, config.port) + ", segment " +
+                          std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count) + "]";
+    interval_log = std::make_unique<IntervalLog>(config.hdr_log, config.hdr_interval.count(), plan.measure_start,
+                                                 plan.end, measure_epoch, config.rate > 0, threads, comment);
+    plan.intervals = interval_log.get();
+  }
   for (int t = 0; t < threads; ++t) {
-    const int first = static_cast<int>(static_cast<long long>(config.connections) * t / threads);
-    const int next = static_cast<int>(static_cast<long long>(config.connections) * (t + 1) / threads);
+    const int first = share.first + static_cast<int>(static_cast<long long>(share.size()) * t / threads);
+    const int next = share.first + static_cast<int>(static_cast<long long>(share.size()) * (t + 1) / threads);
     const int cpu = config.cpus.empty() ? -1 : config.cpus[static_cast<std::size_t>(t) % config.cpus.size()];
     workers.push_back(std::async(std::launch::async, detail::run_worker, std::cref(plan), first, next - first, cpu,
                                  std::ref(live[static_cast<std::size_t>(t)])));
@@ -120,8 +148,11 @@ LoadResult run_load(const LoadConfig& config) {
       first_error_at = part.first_error_at;
     }
   }
+  if (interval_log) interval_log->close();
   result.seconds = static_cast<double>(config.duration.count()) / 1e9;
-  result.target_rate = config.rate;
+  result.connections = share.size();
+  result.start_time = measure_epoch;
+  result.target_rate = config.rate * share.size() / config.connections;
   result.achieved_rate = static_cast<double>(result.messages) / result.seconds;
   return result;
 }

@@ -9,14 +9,17 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "client/cli.hpp"
 #include "client/load.hpp"
+#include "client/merge.hpp"
 #include "client/report.hpp"
 
 using namespace iomodels::loadgen;
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
   CommandLine command = parse_command_line(argc, argv);
   if (!command.error.empty()) {
     std::fprintf(stderr, "%s\n", command.error.c_str());
