@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   try {
     if (text_out) {
       const int threads = config.threads ? config.threads : static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-      std::fputs(format_header(config, std::min(threads, config.connections)).c_str(), stdout);
+      const int share = segment_connections(config.connections, config.segment).size();
+      std::fputs(format_header(config, std::min(threads, share)).c_str(), stdout);
       std::fflush(stdout);
     }
     result = run_load(config);
