@@ -13,7 +13,7 @@
 #
 # Options:
 #   --loadgen PATH  the loadgen to run on the hosts (default: "loadgen" on an ssh host's PATH; this tree's
-#                   bin/loadgen for cmd: hosts)
+#                   bin/loadgen, or $BIN_DIR/loadgen, for cmd: hosts)
 #   --out DIR       where to collect the files (default: results/multihost-<time>/)
 #   --lead SECONDS  from now to the common start of measurement, time for ssh to reach every host (default 3);
 #                   each loadgen warms up until then, so the hosts' clocks must agree (NTP) to well under a second
@@ -26,6 +26,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# This tree's loadgen merges the results and runs on cmd: hosts ($BIN_DIR as the Makefile and tests use it).
+local_loadgen=$(realpath -m "${BIN_DIR:-$here/bin}/loadgen")
 loadgen=""
 out=""
 lead=3
@@ -108,7 +110,7 @@ for ((i = 1; i <= n; i++)); do
   host=${hosts[$((i - 1))]}
   if [[ $host == cmd:* ]]; then
     read -r -a prefix <<<"${host#cmd:}"
-    program=${loadgen:-$here/bin/loadgen}
+    program=${loadgen:-$local_loadgen}
     command=("${prefix[@]}" sh -c "$(remote_command "$i" "$program")")
   else
     program=${loadgen:-loadgen}
@@ -137,5 +139,5 @@ pids=()
 
 jsons=()
 for ((i = 1; i <= n; i++)); do jsons+=("$out/host-$i.json"); done
-"$here/bin/loadgen" merge --json "$out/merged.json" "${jsons[@]}" | tee "$out/merged.txt"
+"$local_loadgen" merge --json "$out/merged.json" "${jsons[@]}" | tee "$out/merged.txt"
 exit "${PIPESTATUS[0]}"
