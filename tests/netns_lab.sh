@@ -4,6 +4,7 @@
 # exec` stands in for ssh, so the test drives the same script a real multi-host run uses.
 #
 #   tests/netns_lab.sh [--clients N] [--fail-mid-run]
+#   tests/netns_lab.sh [--clients N] --demo ROUNDS -- LOADGEN_OPTIONS...
 #
 # Checks: the merged result is the sum of the hosts' results (messages, connections, rate; the .hlog files merge
 # to the same histogram as the JSON results); the traffic crossed the veth devices; verification still catches a
@@ -23,10 +24,14 @@ build=${BUILD_DIR:-build}
 [[ $build == /* ]] || build=$here/$build
 clients=3
 fail_mid_run=0
+demo_rounds=0
+demo_args=()
 while (($#)); do
   case $1 in
     --clients) clients=$2; shift 2 ;;
     --fail-mid-run) fail_mid_run=1; shift ;;
+    --demo) demo_rounds=$2; shift 2 ;;
+    --) shift; demo_args=("$@"); break ;;
     *) echo "netns_lab.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -132,6 +137,29 @@ if ((fail_mid_run)); then
   for pid in $(descendants "$server_pid") $(descendants "$!"); do echo "lab: pid $pid"; done
   echo "lab: failing on purpose while $clients hosts load the server"
   exit 1
+fi
+
+summary() {
+  $python - "$@" <<'EOF'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+j = json.load(open(path))
+l = j["latency_ns"]
+print(f"{label:>24}: {j['messages_per_s']:9.0f} msgs/s (target {j['target_rate']:.0f}), "
+      f"p50 {l['p50'] / 1e3:8.1f} us, p99 {l['p99'] / 1e3:8.1f} us, p99.9 {l['p99.9'] / 1e3:8.1f} us, "
+      f"max {l['max'] / 1e3:8.1f} us, {j['errors']['total']} errors, client CPU {j['client_cpu_seconds']:.2f} s")
+EOF
+}
+
+if ((demo_rounds > 0)); then
+  for ((round = 1; round <= demo_rounds; round++)); do
+    "$here/bench/multihost.sh" --out "$work/demo-$round" --lead 1 --limit 300 "$server_ip:7000" "${hosts[@]}" -- \
+      "${demo_args[@]}" >"$work/demo-$round.log" 2>&1 || { cat "$work/demo-$round.log"; exit 1; }
+    summary "round $round, $clients hosts merged" "$work/demo-$round/merged.json"
+    ip netns exec "$tag-c1" "$bin/loadgen" -q "${demo_args[@]}" --json "$work/single-$round.json" "$server_ip:7000"
+    summary "round $round, 1 host" "$work/single-$round.json"
+  done
+  exit 0
 fi
 
 # 1. A correct server: the merged result is the sum of the parts.
