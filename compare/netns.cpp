@@ -55,8 +55,11 @@ std::unique_ptr<VethPath> VethPath::create(std::string& error) {
 }
 
 VethPath::~VethPath() {
-  // Deleting the namespace deletes eth0, and with it its peer in the root namespace.
-  if (created_) ip({"netns", "del", name_});
+  if (!created_) return;
+  // Deleting one end of the pair deletes both at once; the namespace's own cleanup runs later in the kernel, and
+  // a pair left to it could still hold the name when the next path is made.
+  ip({"link", "del", host_side_});
+  ip({"netns", "del", name_});
 }
 
 std::vector<std::string> VethPath::wrap(const std::string& path, const std::vector<std::string>& args) const {

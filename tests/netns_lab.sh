@@ -155,6 +155,7 @@ if ((demo_rounds > 0)); then
   for ((round = 1; round <= demo_rounds; round++)); do
     "$here/bench/multihost.sh" --out "$work/demo-$round" --lead 1 --limit 300 "$server_ip:7000" "${hosts[@]}" -- \
       "${demo_args[@]}" >"$work/demo-$round.log" 2>&1 || { cat "$work/demo-$round.log"; exit 1; }
+    ((round == 1)) && cat "$work/demo-$round.log"
     summary "round $round, $clients hosts merged" "$work/demo-$round/merged.json"
     ip netns exec "$tag-c1" "$bin/loadgen" -q "${demo_args[@]}" --json "$work/single-$round.json" "$server_ip:7000"
     summary "round $round, 1 host" "$work/single-$round.json"
