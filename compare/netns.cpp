@@ -1,8 +1,10 @@
 #include "compare/netns.hpp"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "common/server_process.hpp"
 
@@ -26,7 +28,16 @@ std::string ip(const std::vector<std::string>& args) {
   return "";
 }
 
+// /run/netns/NAME of the live path, for the signal handler: a fixed buffer, since it cannot allocate.
+char g_mount[128] = "";
+
 }  // namespace
+
+void drop_veth_path_on_signal() {
+  if (g_mount[0] == '\0') return;
+  ::umount2(g_mount, MNT_DETACH);
+  ::unlink(g_mount);
+}
 
 std::unique_ptr<VethPath> VethPath::create(std::string& error) {
   std::unique_ptr<VethPath> path(new VethPath());
@@ -40,6 +51,7 @@ std::unique_ptr<VethPath> VethPath::create(std::string& error) {
   error = ip({"netns", "add", path->name_});
   if (!error.empty()) return nullptr;
   path->created_ = true;
+  std::snprintf(g_mount, sizeof g_mount, "/run/netns/%s", path->name_.c_str());
   // Each step needs the one before; the first failure is the one to report, and the destructor undoes it all.
   for (const auto& step : std::vector<std::vector<std::string>>{
            {"link", "add", path->host_side_, "type", "veth", "peer", "name", "eth0", "netns", path->name_},
@@ -60,6 +72,7 @@ VethPath::~VethPath() {
   // a pair left to it could still hold the name when the next path is made.
   ip({"link", "del", host_side_});
   ip({"netns", "del", name_});
+  g_mount[0] = '\0';
 }
 
 std::vector<std::string> VethPath::wrap(const std::string& path, const std::vector<std::string>& args) const {

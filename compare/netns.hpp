@@ -41,4 +41,9 @@ class VethPath {
   bool created_ = false;
 };
 
+// For a fatal signal handler (compare/main.cpp), after the servers are killed: drops the namespace of a live
+// VethPath with system calls only (umount2 and unlink of /run/netns/NAME, as `ip netns del` does); the kernel then
+// deletes the namespace and the pair with it.
+void drop_veth_path_on_signal();
+
 }  // namespace iomodels::compare
