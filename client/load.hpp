@@ -19,7 +19,7 @@ namespace iomodels::loadgen {
 
 using namespace std::chrono_literals;
 
-inline constexpr const char* kLoadgenVersion = "1.0.0";
+inline constexpr const char* kLoadgenVersion = "1.1.0";  // 1.1: segments, --hdr-log, the histogram in JSON
 
 // A snapshot handed to LoadConfig::on_progress about once a second.
 struct Progress {
