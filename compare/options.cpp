@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 
 #include "client/cli.hpp"
+#include "harness/models.hpp"
 
 namespace iomodels::compare {
 namespace {
@@ -84,7 +85,7 @@ cxxopts::Options make_options() {
   options.set_width(110);
   auto text = [] { return cxxopts::value<std::string>(); };
   options.add_options()
-      ("models", "servers to run, in this order (default: every server in the bin dir, in DESIGN.md's order)",
+      ("models", "servers to run, in this order (default: every server in the bin dir, in models.txt's order)",
        text(), "NAME[,NAME...]")
       ("connections", "connection counts, one scenario each", text()->default_value("1,50,500"), "N[,N...]")
       ("sizes", "message sizes, one scenario each: 64, 4k, 1M", text()->default_value("64"), "BYTES[,BYTES...]")
@@ -124,9 +125,7 @@ constexpr const char* kHelpTail =
 }  // namespace
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> models{
-      "blocking", "blocking-threads", "blocking-fork", "blocking-pool", "blocking-prefork",
-      "nonblocking", "select", "poll", "epoll", "sigio", "aio", "io_uring", "libevent", "libuv", "coroutine"};
+  static const std::vector<std::string> models = model_names(ModelKind::kServer);
   return models;
 }
 

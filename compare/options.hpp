@@ -7,7 +7,7 @@
 
 namespace iomodels::compare {
 
-// Every server model in the order of DESIGN.md's table: the default order of a run and of its table.
+// Every C++ server of models.txt, in its order: the default order of a run and of its table.
 const std::vector<std::string>& known_models();
 
 struct CompareOptions {

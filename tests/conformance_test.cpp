@@ -1,4 +1,4 @@
-// The server contract of PROTOCOL.md, checked end to end over real sockets against every server in the list
+// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every server in the list
 // (tests/servers.cpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
 // leaves it to ServerTest::TearDown to stop the server and check its exit status, zombies and leftover processes.
 //
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -29,11 +29,11 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMiB = 1 << 20;
 // The backpressure tests stop writing here even if the server never stops reading.
 constexpr std::size_t kBackpressureBytes = 64 * kMiB;
-// The memory a server may gain while a peer refuses to read (PROTOCOL.md allows 1 MiB of pending output).
+// The memory a server may gain while a peer refuses to read (docs/PROTOCOL.md allows 1 MiB of pending output).
 constexpr std::size_t kMaxGrowth = 16 * kMiB;
 // A write that makes no progress for this long means the server has stopped taking bytes.
 constexpr Millis kStallWindow{300};
-// PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
+// docs/PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
 constexpr Millis kShutdownLimit{1000};
 
 // The echo of payload comes back whole and unchanged.
@@ -134,7 +134,7 @@ TEST_P(Startup, BadOptionValueExitsTwoNamingTheOption) {
 TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
   BusyPort busy = occupy_port();
   ASSERT_TRUE(busy.fd) << "could not make a port busy";
-  std::vector<std::string> args = spec().args;
+  std::vector<std::string> args = spec_args(spec());
   args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
   Finished run = run_to_exit(spec(), args);
   EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;

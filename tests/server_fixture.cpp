@@ -66,7 +66,7 @@ static std::string unavailable_reason(const ServerSpec& spec) {
   auto found = reasons.find(spec.label);
   if (found != reasons.end()) return found->second;
   std::string reason;
-  std::vector<std::string> args = spec.args;
+  std::vector<std::string> args = spec_args(spec);
   args.insert(args.end(), {"--port", "0"});
   ServerProcess probe(binary_path(spec), args);
   if (!probe.wait_for_banner(kIoTimeout) && probe.wait_exit(Millis(1000)).has_value()) {
@@ -87,7 +87,7 @@ void ServerTest::SetUp() {
 }
 
 void ServerTest::start(std::vector<std::string> extra, const std::string& host) {
-  std::vector<std::string> args = spec().args;
+  std::vector<std::string> args = spec_args(spec());
   args.insert(args.end(), {"--host", host, "--port", "0"});
   args.insert(args.end(), extra.begin(), extra.end());
   try {

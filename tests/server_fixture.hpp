@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
 
