@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 
 namespace iomodels::compare {
 namespace {
