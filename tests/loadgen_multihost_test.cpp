@@ -234,8 +234,9 @@ TEST(Segments, AddUpAndMergeExactly) {
   }
   EXPECT_EQ(connections, 10);
   EXPECT_DOUBLE_EQ(rate, 3000);
-  // 3000/s for 1.5 s, whatever the split; a shared machine may fall a little behind, never ahead.
-  EXPECT_LE(messages, 4500U + 10);
+  // 3000/s for 1.5 s, whatever the split. A shared machine may fall behind; the window also counts replies to
+  // messages due in the warm-up (0.5 s up to start_at) that came late, but never more than were ever due.
+  EXPECT_LE(messages, 6000U);
   EXPECT_GE(messages, 4500U * 8 / 10);
 
   const MergedResult merged = merge_results(files);

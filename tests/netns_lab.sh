@@ -193,9 +193,10 @@ same("segments", sorted(p["options"]["segment"] for p in parts), [f"{i}/{clients
 same("one start", len({p["start_time"] for p in parts}), 1)
 for key in ("count", "p50", "p90", "p99", "p99.9"):
     same(f"latency {key} from the .hlog files", from_hlogs["latency_ns"][key], merged["latency_ns"][key])
-# Open loop at 1000/s per host for 2 s: a shared machine may fall behind, never ahead.
-if not 0.5 * 2000 * clients <= merged["messages"] <= 2000 * clients + 10:
-    problems.append(f"{merged['messages']} messages for {2000 * clients} due")
+# Open loop at 1000/s per host for 2 s after a 1 s warm-up: a shared machine may fall behind; the window also
+# counts the replies to messages that fell due in the warm-up and came late, but never more than were ever due.
+if not 0.5 * 2000 * clients <= merged["messages"] <= 3000 * clients:
+    problems.append(f"{merged['messages']} messages for {2000 * clients} due in the window")
 for i, part in enumerate(parts, 1):
     stats = json.load(open(f"{folder}/link-{i}.json"))[0]["stats64"]
     if stats["tx"]["packets"] < part["messages"]:
