@@ -1,6 +1,7 @@
 #include "client/merge.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
