@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -76,13 +77,27 @@ std::map<int, std::uint32_t> interest_list(pid_t pid, int epoll_fd) {
   return watched;
 }
 
-// The server-side descriptor of the connection whose peer is client: the socket whose inode /proc/net/tcp lists
-// with the client's port as its remote port. -1 when not found.
+// How /proc/net/tcp writes an IPv4 endpoint: the address as the raw (network-order) 32-bit word in hex, then the
+// port in hex.
+std::string proc_net_endpoint(const sockaddr_in& address) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%08X:%04X", address.sin_addr.s_addr, ntohs(address.sin_port));
+  return text;
+}
+
+// The server-side descriptor of the connection whose peer is client: the established socket whose inode
+// /proc/net/tcp lists with the client's endpoint as its remote one and the server's as its local one (the port
+// alone is not enough: another program's connections from other loopback addresses may reuse it). -1 when not
+// found.
 int server_fd_of(pid_t pid, const Client& client) {
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
-  const unsigned client_port = ntohs(local.sin_port);
+  sockaddr_in client_end{};
+  sockaddr_in server_end{};
+  socklen_t length = sizeof client_end;
+  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&client_end), &length) != 0) return -1;
+  length = sizeof server_end;
+  if (::getpeername(client.fd(), reinterpret_cast<sockaddr*>(&server_end), &length) != 0) return -1;
+  const std::string wanted_remote = proc_net_endpoint(client_end);
+  const std::string wanted_local = proc_net_endpoint(server_end);
   std::ifstream file("/proc/" + std::to_string(pid) + "/net/tcp");
   std::string line;
   std::getline(file, line);  // the header
@@ -92,8 +107,8 @@ int server_fd_of(pid_t pid, const Client& client) {
     std::string slot, local_address, remote_address, state, queues, timer, retransmits, uid, timeout, node;
     fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid >> timeout >>
         node;
-    const unsigned remote_port = std::stoul(remote_address.substr(remote_address.find(':') + 1), nullptr, 16);
-    if (remote_port == client_port && state == "01") inode = node;  // 01: ESTABLISHED
+    // 01: ESTABLISHED
+    if (remote_address == wanted_remote && local_address == wanted_local && state == "01") inode = node;
   }
   if (inode.empty()) return -1;
   for (int fd : open_fds(pid)) {
