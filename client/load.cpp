@@ -24,6 +24,8 @@ void validate(const LoadConfig& config) {
   auto bad = [](const std::string& what) { throw std::runtime_error("invalid load configuration: " + what); };
   if (config.port < 1 || config.port > 65535) bad("port " + std::to_string(config.port));
   if (config.connections < 1) bad("connections must be at least 1");
+  if (config.idle_connections < 0) bad("idle connections must not be negative");
+  if (config.connect_rate < 0) bad("connect rate must not be negative");
   if (config.threads < 0) bad("threads must not be negative");
   if (config.pipeline < 1) bad("pipeline must be at least 1");
   if (config.rate < 0) bad("rate must not be negative");
@@ -46,7 +48,8 @@ void validate(const LoadConfig& config) {
 int thread_count(const LoadConfig& config) {
   int threads = config.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  return std::min(threads, segment_connections(config.connections, config.segment).size());
+  return std::min(threads, segment_connections(config.connections, config.segment).size() +
+                               segment_connections(config.idle_connections, config.segment).size());
 }
 
 }  // namespace
@@ -73,9 +76,30 @@ LoadResult run_load(const LoadConfig& config) {
   if (config.rate > 0) plan.interval_ns = 1e9 * config.connections / config.rate;
 
   const int threads = thread_count(config);
-  std::vector<detail::LiveCounters> live(static_cast<std::size_t>(threads));
-  std::vector<std::future<detail::WorkerResult>> workers;
+  // This instance's connections: its segment of the active ones, then its segment of the idle ones (whose ids
+  // follow every active one). A worker runs a contiguous range of ids, so a thread's part that spans both is
+  // given to two workers.
   const ConnectionRange share = segment_connections(config.connections, config.segment);
+  const ConnectionRange idle_share = segment_connections(config.idle_connections, config.segment);
+  const long long active = share.size();
+  const long long mine = active + idle_share.size();
+  auto id_at = [&](long long position) {
+    return static_cast<int>(position < active ? share.first + position
+                                              : config.connections + idle_share.first + (position - active));
+  };
+  std::vector<std::pair<int, int>> pieces;  // first id, count
+  for (int t = 0; t < threads; ++t) {
+    const long long from = mine * t / threads;
+    const long long to = mine * (t + 1) / threads;
+    if (from < active && to > active) {
+      pieces.emplace_back(id_at(from), static_cast<int>(active - from));
+      pieces.emplace_back(id_at(active), static_cast<int>(to - active));
+    } else if (to > from) {
+      pieces.emplace_back(id_at(from), static_cast<int>(to - from));
+    }
+  }
+  std::vector<detail::LiveCounters> live(pieces.size());
+  std::vector<std::future<detail::WorkerResult>> workers;
   plan.start = detail::now_ns();
   const double start_epoch = epoch_now();
   std::int64_t warmup = config.warmup.count();
@@ -92,12 +116,13 @@ LoadResult run_load(const LoadConfig& config) {
                           ", " + format_endpoint(config.host, config.port) + ", segment " +
                           std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count) + "]";
     interval_log = std::make_unique<IntervalLog>(config.hdr_log, config.hdr_interval.count(), plan.measure_start,
-                                                 plan.end, measure_epoch, config.rate > 0, threads, comment);
+                                                 plan.end, measure_epoch, config.rate > 0,
+                                                 static_cast<int>(pieces.size()), comment);
     plan.intervals = interval_log.get();
   }
-  for (int t = 0; t < threads; ++t) {
-    const int first = share.first + static_cast<int>(static_cast<long long>(share.size()) * t / threads);
-    const int next = share.first + static_cast<int>(static_cast<long long>(share.size()) * (t + 1) / threads);
+  for (std::size_t t = 0; t < pieces.size(); ++t) {
+    const int first = pieces[t].first;
+    const int next = pieces[t].first + pieces[t].second;
     const int cpu = config.cpus.empty() ? -1 : config.cpus[static_cast<std::size_t>(t) % config.cpus.size()];
     workers.push_back(std::async(std::launch::async, detail::run_worker, std::cref(plan), first, next - first, cpu,
                                  std::ref(live[static_cast<std::size_t>(t)])));
@@ -142,6 +167,7 @@ LoadResult run_load(const LoadConfig& config) {
     result.http_errors += part.http_errors;
     result.connections_opened += part.connections_opened;
     result.connections_never_answered += part.connections_never_answered;
+    result.connections_open_at_end += part.connections_open_at_end;
     result.client_cpu_seconds += part.cpu_seconds;
     if (!part.first_error.empty() && (result.first_error.empty() || part.first_error_at < first_error_at)) {
       result.first_error = part.first_error;
