@@ -79,6 +79,8 @@ COMMON_LIB := $(BUILD_DIR)/libiomodels.a
 LLHTTP_OBJS := $(BUILD_DIR)/llhttp/api.o $(BUILD_DIR)/llhttp/http.o $(BUILD_DIR)/llhttp/llhttp.o
 CLIENT_SRCS := $(filter-out client/main.cpp,$(wildcard client/*.cpp))
 CLIENT_LIB := $(BUILD_DIR)/libloadgen.a
+# zlib: the DEFLATE of HdrHistogram's compressed encoding (client/hdr_log.cpp).
+CLIENT_LDLIBS := -lz
 COMPARE_SRCS := $(filter-out compare/main.cpp,$(wildcard compare/*.cpp))
 # Runs servers from the outside (the model list, starting, watching and measuring a process): compare and tests.
 HARNESS_SRCS := $(wildcard harness/*.cpp)
@@ -138,11 +140,11 @@ $(foreach b,$(BUILT_SERVERS),$(eval $(call server_rule,$(b))))
 
 $(BIN_DIR)/loadgen: $(call obj,client/main.cpp) $(CLIENT_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
-	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ $(CLIENT_LDLIBS) -o $@
 
 $(BIN_DIR)/compare: $(call obj,compare/main.cpp $(COMPARE_SRCS)) $(HARNESS_LIB) $(CLIENT_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
-	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ $(CLIENT_LDLIBS) -o $@
 
 $(BUILD_DIR)/tests/fake/%: $(BUILD_DIR)/tests/fake/%.o $(COMMON_LIB)
 	$(call say,LD,$@)
@@ -150,7 +152,7 @@ $(BUILD_DIR)/tests/fake/%: $(BUILD_DIR)/tests/fake/%.o $(COMMON_LIB)
 
 $(TEST_BIN): $(call obj,$(TEST_SRCS) $(COMPARE_SRCS)) $(HARNESS_LIB) $(if $(CLIENT_SRCS),$(CLIENT_LIB)) $(COMMON_LIB)
 	$(call say,LD,$@)
-	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -lgtest -lgmock -o $@
+	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ $(CLIENT_LDLIBS) -lgtest -lgmock -o $@
 
 # ASan's quarantine holds freed memory back for reuse, which the memory bounds of the backpressure tests would
 # count as growth; a small quarantine keeps use-after-free detection and RSS honest.

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/endpoint.hpp"
+#include "client/segment.hpp"
 
 namespace iomodels::loadgen {
 namespace {
@@ -82,6 +83,10 @@ cxxopts::Options make_options() {
       ("bind", "source addresses to connect from, used in turn", text(), "ADDR[,ADDR...]")
       ("cpus", "pin worker threads to these CPUs", text(), "N[,N...]")
       ("json", "write every figure as JSON to FILE (- for standard output)", text(), "FILE")
+      ("hdr-log", "write an HdrHistogram interval log (.hlog) of the latencies to FILE", text(), "FILE")
+      ("hdr-interval", "length of one interval of --hdr-log", text()->default_value("1s"), "T")
+      ("segment", "run share I of N of the connections and the rate (one instance per host)", text(), "I/N")
+      ("start-at", "start measuring at this epoch second (or +T from now); warm up until then", text(), "TIME")
       ("q,quiet", "print nothing but errors (and the JSON)")
       ("h,help", "print this help")
       ("target", "HOST:PORT", text());
@@ -97,6 +102,9 @@ constexpr const char* kHelpTail =
     "  loadgen --connect-per-message -c 20 127.0.0.1:7000  a connection per message\n"
     "  loadgen -c 100 --idle 19000 --connect-rate 2000 --warmup 12s 127.0.0.1:7000\n"
     "                                                      19,000 idle connections opened at 2,000/s, 100 active\n"
+    "  loadgen --segment 2/3 --start-at 1767225600 -c 300 -R 90000 --json b.json --hdr-log b.hlog 10.0.0.1:7000\n"
+    "                                                      the second of three hosts sharing one load\n"
+    "  loadgen merge a.json b.json c.hlog                  one result from several instances' files\n"
     "\nExit status: 0 when every message came back intact, 1 when any error was counted, 2 on bad usage.\n";
 
 }  // namespace
@@ -209,6 +217,32 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (parsed.count("json")) {
       result.json_path = parsed["json"].as<std::string>();
       if (result.json_path.empty()) throw BadOption{"--json: needs a file name, or - for standard output"};
+    }
+    if (parsed.count("hdr-log")) {
+      config.hdr_log = parsed["hdr-log"].as<std::string>();
+      if (config.hdr_log.empty()) throw BadOption{"--hdr-log: needs a file name"};
+    }
+    config.hdr_interval = duration_option(parsed, "hdr-interval", false);
+    if (parsed.count("segment")) {
+      const std::string text = parsed["segment"].as<std::string>();
+      const auto segment = parse_segment(text);
+      if (!segment) throw BadOption{"--segment: '" + text + "' is not I/N with 1 <= I <= N"};
+      if (segment_connections(config.connections, *segment).size() < 1) {
+        throw BadOption{"--segment: " + std::to_string(config.connections) + " connections leave segment " + text +
+                        " none (give at least N connections)"};
+      }
+      config.segment = *segment;
+    }
+    if (parsed.count("start-at")) {
+      const std::string text = parsed["start-at"].as<std::string>();
+      const double now = epoch_now();
+      const auto at = parse_start_at(text, now);
+      if (!at) throw BadOption{"--start-at: '" + text + "' is not an epoch second (e.g. 1767225600.5) or +T"};
+      // A time already gone would silently shorten the warm-up of one host only; a day ahead is surely a typo.
+      if (*at <= now) throw BadOption{"--start-at: " + text + " has already passed (now is " +
+                                      std::to_string(static_cast<long long>(now)) + ")"};
+      if (*at > now + 86400) throw BadOption{"--start-at: " + text + " is more than a day away"};
+      config.start_at = *at;
     }
     if (!parsed.count("target")) throw BadOption{"HOST:PORT: missing (the server to drive, e.g. 127.0.0.1:7000)"};
     const std::string target = parsed["target"].as<std::string>();

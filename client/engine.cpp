@@ -147,6 +147,7 @@ class Worker {
   WorkerResult result_;
   std::uint64_t completed_ = 0;
   std::uint64_t errors_ = 0;
+  IntervalRecorder intervals_;
 };
 
 Worker::Worker(const RunPlan& plan, int first, int count, LiveCounters& live)
@@ -155,7 +156,8 @@ Worker::Worker(const RunPlan& plan, int first, int count, LiveCounters& live)
       depth_(config().connect_per_message ? 1 : static_cast<std::size_t>(std::max(1, config().pipeline))),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       connections_(static_cast<std::size_t>(count)),
-      buffer_(kReadBuffer) {
+      buffer_(kReadBuffer),
+      intervals_(plan.intervals) {
   if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   for (int i = 0; i < count; ++i) {
     Connection& c = connections_[static_cast<std::size_t>(i)];
@@ -512,6 +514,9 @@ void Worker::complete(Connection& c, std::size_t reply_bytes, std::int64_t now) 
   if (in_window(now)) {
     result_.latency.record(static_cast<std::uint64_t>(now - m.due));
     result_.service_time.record(static_cast<std::uint64_t>(now - m.sent));
+    if (intervals_.active()) {
+      intervals_.record(now, static_cast<std::uint64_t>(now - m.due), static_cast<std::uint64_t>(now - m.sent));
+    }
     ++result_.messages;
     result_.bytes += reply_bytes;
     c.answered = true;
@@ -618,6 +623,7 @@ WorkerResult Worker::run() {
     result_.connections_never_answered += c.answered || c.idle ? 0 : 1;
     result_.connections_open_at_end += c.state == State::kOpen ? 1 : 0;
   }
+  intervals_.finish();
   connections_.clear();  // closes every socket before the CPU time is read
   return std::move(result_);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "client/endpoint.hpp"
+#include "client/hdr_log.hpp"
 #include "client/histogram.hpp"
 #include "client/load.hpp"
 #include "client/payload.hpp"
@@ -28,6 +29,7 @@ struct RunPlan {
   std::int64_t measure_start = 0;
   std::int64_t end = 0;
   double interval_ns = 0;  // open loop: between two messages of one connection
+  IntervalLog* intervals = nullptr;  // --hdr-log: where each worker hands in its interval histograms
 };
 
 // Read by the progress thread while the workers run; each worker writes only its own, with relaxed stores.

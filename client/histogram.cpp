@@ -61,6 +61,26 @@ void Histogram::record_n(std::uint64_t ns, std::uint64_t n) {
   sum_ += ns * n;
 }
 
+bool Histogram::add_at_index(std::size_t index, std::uint64_t n) {
+  if (index >= counts_.size()) return false;
+  if (n == 0) return true;
+  counts_[index] += n;
+  const std::uint64_t low = value_at_index(index);
+  const std::uint64_t high = std::min(highest_equivalent(low), kHighestTrackable);
+  min_ = count_ ? std::min(min_, low) : low;
+  max_ = std::max(max_, high);
+  count_ += n;
+  sum_ += (low + (high - low) / 2) * n;
+  return true;
+}
+
+void Histogram::set_exact_stats(std::uint64_t min, std::uint64_t max, std::uint64_t sum) {
+  if (count_ == 0) return;
+  min_ = min;
+  max_ = max;
+  sum_ = sum;
+}
+
 void Histogram::merge(const Histogram& other) {
   if (other.count_ == 0) return;
   for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];

@@ -18,6 +18,10 @@ class Histogram {
  public:
   // Values above this are recorded as this.
   static constexpr std::uint64_t kHighestTrackable = 60'000'000'000ULL;
+  // The same layout in HdrHistogram's terms (its lowestDiscernibleValue, highestTrackableValue and
+  // numberOfSignificantValueDigits), which an encoded histogram carries so that other implementations rebuild it.
+  static constexpr std::uint64_t kLowestDiscernible = 1;
+  static constexpr int kSignificantDigits = 3;
 
   Histogram();
 
@@ -34,11 +38,22 @@ class Histogram {
   std::uint64_t count() const { return count_; }
   double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
   double stddev() const;
+  std::uint64_t sum() const { return sum_; }
 
- private:
+  // The bucket counts, for encoding (client/hdr_log.*); index i holds the values from value_at_index(i) to
+  // highest_equivalent(value_at_index(i)).
+  const std::vector<std::uint64_t>& counts() const { return counts_; }
   std::size_t index_of(std::uint64_t value) const;
   static std::uint64_t value_at_index(std::size_t index);
   static std::uint64_t highest_equivalent(std::uint64_t value);
+  // Adds n values to bucket `index`, as a decoder does: min, max and sum can then only be known to within the
+  // bucket (min its lowest value, max its highest, the sum from its middle), as in HdrHistogram.
+  // Returns false when the index is outside the layout.
+  bool add_at_index(std::size_t index, std::uint64_t n);
+  // Replaces min, max and sum with exact figures kept beside an encoding (a JSON result carries them).
+  void set_exact_stats(std::uint64_t min, std::uint64_t max, std::uint64_t sum);
+
+ private:
 
   std::vector<std::uint64_t> counts_;
   std::uint64_t count_ = 0;

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cmath>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "client/endpoint.hpp"
 #include "client/engine.hpp"
+#include "client/hdr_log.hpp"
 #include "common/limits.hpp"
 
 namespace iomodels::loadgen {
@@ -32,12 +35,21 @@ void validate(const LoadConfig& config) {
   if (config.message_size == 0 && !config.http) bad("raw echo needs messages of at least 1 byte");
   // A GET request is formatted into a fixed buffer of each message in flight (engine.cpp, kMaxGetRequest).
   if (config.http && config.message_size == 0 && config.host.size() > 100) bad("host name over 100 characters");
+  if (config.segment.count < 1 || config.segment.index < 1 || config.segment.index > config.segment.count) {
+    bad("segment " + std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count));
+  }
+  if (segment_connections(config.connections, config.segment).size() < 1) {
+    bad(std::to_string(config.connections) + " connections leave segment " + std::to_string(config.segment.index) +
+        "/" + std::to_string(config.segment.count) + " none");
+  }
+  if (config.hdr_interval.count() <= 0) bad("the HdrHistogram log interval must be positive");
 }
 
 int thread_count(const LoadConfig& config) {
   int threads = config.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  return std::min(threads, config.connections + config.idle_connections);
+  return std::min(threads, segment_connections(config.connections, config.segment).size() +
+                               segment_connections(config.idle_connections, config.segment).size());
 }
 
 }  // namespace
@@ -64,15 +76,53 @@ LoadResult run_load(const LoadConfig& config) {
   if (config.rate > 0) plan.interval_ns = 1e9 * config.connections / config.rate;
 
   const int threads = thread_count(config);
-  std::vector<detail::LiveCounters> live(static_cast<std::size_t>(threads));
+  // This instance's connections: its segment of the active ones, then its segment of the idle ones (whose ids
+  // follow every active one). A worker runs a contiguous range of ids, so a thread's part that spans both is
+  // given to two workers.
+  const ConnectionRange share = segment_connections(config.connections, config.segment);
+  const ConnectionRange idle_share = segment_connections(config.idle_connections, config.segment);
+  const long long active = share.size();
+  const long long mine = active + idle_share.size();
+  auto id_at = [&](long long position) {
+    return static_cast<int>(position < active ? share.first + position
+                                              : config.connections + idle_share.first + (position - active));
+  };
+  std::vector<std::pair<int, int>> pieces;  // first id, count
+  for (int t = 0; t < threads; ++t) {
+    const long long from = mine * t / threads;
+    const long long to = mine * (t + 1) / threads;
+    if (from < active && to > active) {
+      pieces.emplace_back(id_at(from), static_cast<int>(active - from));
+      pieces.emplace_back(id_at(active), static_cast<int>(to - active));
+    } else if (to > from) {
+      pieces.emplace_back(id_at(from), static_cast<int>(to - from));
+    }
+  }
+  std::vector<detail::LiveCounters> live(pieces.size());
   std::vector<std::future<detail::WorkerResult>> workers;
   plan.start = detail::now_ns();
-  plan.measure_start = plan.start + config.warmup.count();
+  const double start_epoch = epoch_now();
+  std::int64_t warmup = config.warmup.count();
+  // Instances started by ssh at different moments measure the same window: each warms up until the agreed time.
+  if (config.start_at > 0) warmup = std::max<std::int64_t>(0, std::llround((config.start_at - start_epoch) * 1e9));
+  plan.measure_start = plan.start + warmup;
   plan.end = plan.measure_start + config.duration.count();
-  const long long total = static_cast<long long>(config.connections) + config.idle_connections;
-  for (int t = 0; t < threads; ++t) {
-    const int first = static_cast<int>(total * t / threads);
-    const int next = static_cast<int>(total * (t + 1) / threads);
+  const double measure_epoch = config.start_at > 0 && warmup > 0 ? config.start_at : start_epoch + warmup / 1e9;
+  std::unique_ptr<IntervalLog> interval_log;
+  if (!config.hdr_log.empty()) {
+    std::string comment = std::string("[loadgen ") + kLoadgenVersion + ": latency in ns" +
+                          (config.rate > 0 ? " from each message's due time; Tag=service_time from when it was sent"
+                                           : "") +
+                          ", " + format_endpoint(config.host, config.port) + ", segment " +
+                          std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count) + "]";
+    interval_log = std::make_unique<IntervalLog>(config.hdr_log, config.hdr_interval.count(), plan.measure_start,
+                                                 plan.end, measure_epoch, config.rate > 0,
+                                                 static_cast<int>(pieces.size()), comment);
+    plan.intervals = interval_log.get();
+  }
+  for (std::size_t t = 0; t < pieces.size(); ++t) {
+    const int first = pieces[t].first;
+    const int next = pieces[t].first + pieces[t].second;
     const int cpu = config.cpus.empty() ? -1 : config.cpus[static_cast<std::size_t>(t) % config.cpus.size()];
     workers.push_back(std::async(std::launch::async, detail::run_worker, std::cref(plan), first, next - first, cpu,
                                  std::ref(live[static_cast<std::size_t>(t)])));
@@ -124,8 +174,11 @@ LoadResult run_load(const LoadConfig& config) {
       first_error_at = part.first_error_at;
     }
   }
+  if (interval_log) interval_log->close();
   result.seconds = static_cast<double>(config.duration.count()) / 1e9;
-  result.target_rate = config.rate;
+  result.connections = share.size();
+  result.start_time = measure_epoch;
+  result.target_rate = config.rate * share.size() / config.connections;
   result.achieved_rate = static_cast<double>(result.messages) / result.seconds;
   return result;
 }

@@ -13,12 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "client/histogram.hpp"
+#include "client/segment.hpp"
 
 namespace iomodels::loadgen {
 
 using namespace std::chrono_literals;
 
-inline constexpr const char* kLoadgenVersion = "1.0.0";
+inline constexpr const char* kLoadgenVersion = "1.1.0";  // 1.1: segments, --hdr-log, the histogram in JSON
 
 // A snapshot handed to LoadConfig::on_progress about once a second.
 struct Progress {
@@ -52,6 +53,11 @@ struct LoadConfig {
   std::vector<std::string> bind_addresses;  // source addresses, used in turn by connection
   std::vector<int> cpus;                    // pin client threads to these CPUs when non-empty
   std::function<void(const Progress&)> on_progress;  // about once a second, from a non-worker thread
+  // Several instances on several hosts (client/segment.hpp): this one runs its share of `connections` and `rate`.
+  Segment segment;
+  double start_at = 0;  // epoch seconds at which the measured window starts (the warm-up runs up to it); 0: none
+  std::string hdr_log;  // HdrHistogram interval log (client/hdr_log.hpp) of the measured window; empty: none
+  std::chrono::nanoseconds hdr_interval{1s};
 };
 
 struct LoadResult {
@@ -78,6 +84,8 @@ struct LoadResult {
   double target_rate = 0;         // LoadConfig::rate; 0 in a closed loop
   double achieved_rate = 0;       // messages / seconds
   int threads = 0;                // worker threads actually used
+  int connections = 0;            // this instance's share (all of LoadConfig::connections without a segment)
+  double start_time = 0;          // wall clock (epoch seconds) at the start of the measured window
   std::string first_error;        // e.g. "mismatch on connection 3 at offset 17"
 };
 

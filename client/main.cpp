@@ -9,14 +9,17 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "client/cli.hpp"
 #include "client/load.hpp"
+#include "client/merge.hpp"
 #include "client/report.hpp"
 
 using namespace iomodels::loadgen;
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
   CommandLine command = parse_command_line(argc, argv);
   if (!command.error.empty()) {
     std::fprintf(stderr, "%s\n", command.error.c_str());
@@ -41,7 +44,8 @@ int main(int argc, char** argv) {
   try {
     if (text_out) {
       const int threads = config.threads ? config.threads : static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-      std::fputs(format_header(config, std::min(threads, config.connections)).c_str(), stdout);
+      const int share = segment_connections(config.connections, config.segment).size();
+      std::fputs(format_header(config, std::min(threads, share)).c_str(), stdout);
       std::fflush(stdout);
     }
     result = run_load(config);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "client/endpoint.hpp"
+#include "client/hdr_log.hpp"
 
 namespace iomodels::loadgen {
 namespace {
@@ -28,6 +29,9 @@ nlohmann::json histogram_json(const Histogram& h) {
     std::string key = "p" + printf_string("%g", p);
     j[key] = h.value_at_percentile(p);
   }
+  // The whole histogram (HdrHistogram's compressed encoding) and its exact sum, so that results merge exactly.
+  j["sum"] = h.sum();
+  j["hdr"] = encode_compressed_base64(h);
   return j;
 }
 
@@ -36,6 +40,9 @@ std::string mode_text(const LoadConfig& config) {
   mode += config.rate > 0 ? printf_string(", open loop at %.0f msgs/s", config.rate) : ", closed loop";
   if (config.connect_per_message) mode += ", a connection per message";
   if (!config.verify) mode += ", unverified";
+  if (!config.segment.whole()) {
+    mode += printf_string(", segment %d/%d", config.segment.index, config.segment.count);
+  }
   return mode;
 }
 
@@ -68,11 +75,14 @@ std::string format_bytes(double bytes) {
 }
 
 std::string format_header(const LoadConfig& config, int threads) {
-  std::string out = printf_string("Running %s test @ %s (%s)\n",
+  std::string out;
+  if (config.start_at > 0) out += printf_string("Measuring from %.3f (epoch s); warming up until then\n", config.start_at);
+  out += printf_string("Running %s test @ %s (%s)\n",
                                   format_duration_ns(static_cast<double>(config.duration.count())).c_str(),
                                   format_endpoint(config.host, config.port).c_str(), mode_text(config).c_str());
   out += printf_string("  %d threads and %d connections, %zu-byte %s, pipeline %d, %s warm-up\n", threads,
-                       config.connections, config.message_size, config.http ? "bodies" : "messages",
+                       segment_connections(config.connections, config.segment).size(), config.message_size,
+                       config.http ? "bodies" : "messages",
                        config.connect_per_message ? 1 : config.pipeline,
                        format_duration_ns(static_cast<double>(config.warmup.count())).c_str());
   if (config.idle_connections > 0 || config.connect_rate > 0) {
@@ -145,12 +155,17 @@ nlohmann::json to_json(const LoadConfig& config, const LoadResult& result) {
       {"timeout_s", seconds(config.timeout)},
       {"bind", config.bind_addresses},
       {"cpus", config.cpus},
+      {"segment", std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count)},
+      {"start_at", config.start_at},
+      {"hdr_log", config.hdr_log},
   };
   const double per_message = result.messages ? result.client_cpu_seconds / static_cast<double>(result.messages) : 0;
   return {
       {"loadgen_version", kLoadgenVersion},
       {"options", options},
       {"threads", result.threads},
+      {"connections", result.connections},
+      {"start_time", result.start_time},
       {"messages", result.messages},
       {"bytes", result.bytes},
       {"seconds", result.seconds},

@@ -173,6 +173,19 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
     results.notes.push_back("wrk skipped: wrk is not installed (Debian package wrk)");
   }
   raise_descriptor_limit();
+  std::unique_ptr<VethPath> veth;
+  if (options.net == "veth") {
+    std::string why;
+    veth = VethPath::create(why);
+    if (!veth) {
+      progress << "compare: --net veth: " << why << " (network namespaces need root or CAP_SYS_ADMIN)\n";
+      return 1;
+    }
+    context.veth = veth.get();
+    results.notes.push_back("network path: " + veth->describe());
+  } else {
+    results.notes.push_back("network path: loopback (127.0.0.1)");
+  }
   // This thread (and the sampler and perf it starts) stays off the server's CPUs; the server is pinned to them
   // when it is spawned (ScopedAffinity in run_scenario), and the load generator's threads by LoadConfig::cpus.
   ScopedAffinity pinned(options.client_cpus);

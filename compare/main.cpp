@@ -10,6 +10,7 @@
 
 #include "harness/server_process.hpp"
 #include "compare/compare.hpp"
+#include "compare/netns.hpp"
 
 namespace {
 
@@ -17,6 +18,7 @@ namespace {
 // running (and perf, which has a group of its own too), then die of the signal as before.
 void on_fatal_signal(int signo) {
   iomodels::kill_every_server_group();
+  iomodels::compare::drop_veth_path_on_signal();
   ::signal(signo, SIG_DFL);
   ::raise(signo);
 }

@@ -105,6 +105,8 @@ cxxopts::Options make_options() {
        "LIST")
       ("client-cpus", "pin the load generator to these CPUs (default: the other half)", text(), "LIST")
       ("syscalls", "count system calls per message with perf stat (skipped with a note when perf cannot)")
+      ("net", "the path between load generator and server: loopback, or veth (the server in a network namespace "
+              "of its own behind a veth pair; needs root)", text()->default_value("loopback"), "PATH")
       ("h,help", "print this help");
   return options;
 }
@@ -246,6 +248,8 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     o.rate = rate;
     o.wrk = parsed.count("wrk") > 0;
     o.syscalls = parsed.count("syscalls") > 0;
+    o.net = parsed["net"].as<std::string>();
+    if (o.net != "loopback" && o.net != "veth") throw BadOption{"--net: '" + o.net + "' is not loopback or veth"};
     if (parsed.count("out")) {
       o.out_dir = parsed["out"].as<std::string>();
       if (o.out_dir.empty()) throw BadOption{"--out: needs a directory"};

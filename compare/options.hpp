@@ -21,6 +21,7 @@ struct CompareOptions {
   bool http = false;
   bool wrk = false;
   bool syscalls = false;
+  std::string net = "loopback";  // or "veth": the server in its own network namespace (compare/netns.hpp)
   int repeat = 1;
   std::string out_dir;  // empty: results/<timestamp>/
   std::string bin_dir = "bin";  // on the command line: the directory bin/compare is in

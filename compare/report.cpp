@@ -54,6 +54,7 @@ std::string mode_text(const CompareOptions& o) {
   std::string text = o.http ? "HTTP/1.1 keep-alive POST" : "raw echo";
   text += o.rate > 0 ? ", open loop at " + format_count(o.rate) + " msgs/s" : ", closed loop";
   if (o.pipeline > 1) text += ", pipeline " + std::to_string(o.pipeline);
+  text += o.net == "veth" ? ", server behind a veth pair in its own network namespace" : ", over loopback";
   return text;
 }
 

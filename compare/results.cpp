@@ -280,6 +280,7 @@ nlohmann::json options_to_json(const CompareOptions& o) {
       {"http", o.http},
       {"wrk", o.wrk},
       {"syscalls", o.syscalls},
+      {"net", o.net},
       {"repeat", o.repeat},
       {"out", o.out_dir},
       {"bin", o.bin_dir},

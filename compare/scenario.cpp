@@ -367,7 +367,10 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
   std::unique_ptr<ServerProcess> server;
   try {
     ScopedAffinity pinned(options.server_cpus);
-    server = std::make_unique<ServerProcess>(path, std::vector<std::string>{"--port", "0"});
+    const std::vector<std::string> args{"--port", "0"};
+    // `ip netns exec` enters the namespace and execs the server: the pid, and the group sampled, are the server's.
+    server = context.veth ? std::make_unique<ServerProcess>("ip", context.veth->wrap(path, args))
+                          : std::make_unique<ServerProcess>(path, args);
   } catch (const std::exception& error) {
     record.note = std::string("failed: ") + error.what();
     return record;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "client/load.hpp"
+#include "compare/netns.hpp"
 #include "compare/options.hpp"
 #include "compare/wrk.hpp"
 
@@ -76,6 +77,7 @@ struct RunContext {
   const CompareOptions* options = nullptr;
   bool perf_usable = false;  // perf stat can count raw_syscalls:sys_enter here (checked once per comparison)
   std::function<void(const loadgen::Progress&)> on_progress;
+  const VethPath* veth = nullptr;  // --net veth: start servers in its namespace
 };
 
 // Never throws for anything the server does: every failure is recorded in the result.

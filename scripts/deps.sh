@@ -17,18 +17,34 @@ packages=(
   iproute2 pdsh openssh-client     # network-namespace lab and multi-host load
   zlib1g-dev                       # DEFLATE for the load generator's HdrHistogram logs
   python3 python3-gevent           # the Python originals as comparison rows
+  nodejs                           # hdr-histogram-js reads the load generator's .hlog files in the tests
 )
+
+# The independent HdrHistogram decoder the tests check our logs with, pinned by tests/js/package-lock.json and
+# installed into tests/js/node_modules (nothing global). npm ships with Node.js from nodesource; Debian's nodejs
+# has it as a separate package.
+install_js() {
+  local here
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  [[ -f $here/tests/js/node_modules/hdr-histogram-js/package.json ]] && return 0
+  command -v npm >/dev/null || { "${sudo[@]}" apt-get install -y -qq --no-install-recommends npm; }
+  (cd "$here/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
+}
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-echo "installing: ${missing[*]}"
 sudo=()
 [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_js
+  exit 0
+fi
+
+echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_js
