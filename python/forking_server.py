@@ -14,10 +14,11 @@ Try it:  /usr/bin/python3 python/forking_server.py --port 7000   then   printf '
 import os
 import signal
 import socketserver
+import threading
 import time
 
-from server_support import (ACCEPT_PAUSE, BACKLOG, READ_SIZE, SHED_LOAD, Stop, announce, bind_failed,
-                            parse_options, stop_on_signals)
+from server_support import (ACCEPT_PAUSE, BACKLOG, POLL_INTERVAL, READ_SIZE, SHED_LOAD, announce, bind_failed,
+                            on_stop, parse_options)
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -49,17 +50,15 @@ def main():
     options = parse_options("py-forking", "socketserver.ForkingTCPServer: a process per connection",
                             limit=f"{EchoServer.max_children} children (socketserver's max_children) at once; "
                                   "further clients wait in the backlog")
-    stop_on_signals()
     EchoServer.address_family = options.family
     try:
         server = EchoServer((options.host, options.port), EchoHandler)
     except OSError as error:
         bind_failed(options, error)
+    # shutdown() waits for serve_forever() to return, so it cannot run in the main thread that serves.
+    on_stop(lambda: threading.Thread(target=server.shutdown).start())
     announce(server.socket)
-    try:
-        server.serve_forever()
-    except Stop:
-        pass
+    server.serve_forever(poll_interval=POLL_INTERVAL)
     # The children inherited the stop handler, which ends a child at once; server_close() then waits for each.
     for pid in list(server.active_children or ()):
         try:

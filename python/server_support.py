@@ -24,12 +24,10 @@ MAX_PENDING = 1 << 20
 # connections there are and try again after a pause, rather than retry at once and spin.
 SHED_LOAD = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_PAUSE = 0.1
+# How often socketserver's serve_forever() looks for a shutdown request (its default is 0.5 s): a stop must be
+# complete within one second of the signal.
+POLL_INTERVAL = 0.1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Stop(BaseException):
-    """Raised in the main thread by SIGINT or SIGTERM (see stop_on_signals). A BaseException, so that no
-    `except Exception` on the way swallows it."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,20 +121,22 @@ def announce(sock):
     print(f"listening on {format_address(sock.getsockname())}", flush=True)
 
 
-def stop_on_signals():
-    """SIGINT and SIGTERM raise Stop in the main thread, which Python runs signal handlers in: a main thread
-    blocked in accept(), select() or waitpid() is interrupted (EINTR) and leaves its loop with the exception.
+def on_stop(callback):
+    """Calls callback() on the first SIGINT or SIGTERM. Python runs signal handlers in the main thread, between
+    bytecodes, so callback must not block: it asks the model's loop to end (shut the listener down, start
+    socketserver's shutdown in a thread, set a flag the loop checks) rather than raise into whatever the main
+    thread is doing, which might hold a lock. Later signals are ignored while the server shuts down.
 
-    A forked child inherits the handler; there it ends the child at once (os._exit, no cleanup to run in a copy of
-    the parent), and the parent reaps it. Later signals are ignored while the server shuts down."""
+    A forked child inherits the handler; there the signal ends the child at once (os._exit: there is nothing to
+    clean up in a copy of the parent), and the parent reaps it."""
     parent = os.getpid()
 
     def handler(signo, frame):
         if os.getpid() != parent:
             os._exit(0)
-        for signo in STOP_SIGNALS:
-            signal.signal(signo, signal.SIG_IGN)
-        raise Stop()
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, signal.SIG_IGN)
+        callback()
 
     for signo in STOP_SIGNALS:
         signal.signal(signo, handler)

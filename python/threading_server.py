@@ -8,10 +8,11 @@ The C++ counterpart is blocking-threads.
 Try it:  /usr/bin/python3 python/threading_server.py --port 7000   then   printf 'hello\n' | nc -N 127.0.0.1 7000
 """
 import socketserver
+import threading
 import time
 
-from server_support import (ACCEPT_PAUSE, BACKLOG, READ_SIZE, SHED_LOAD, OpenConnections, Stop, announce,
-                            bind_failed, parse_options, stop_on_signals)
+from server_support import (ACCEPT_PAUSE, BACKLOG, POLL_INTERVAL, READ_SIZE, SHED_LOAD, OpenConnections, announce,
+                            bind_failed, on_stop, parse_options)
 
 connections = OpenConnections()
 
@@ -54,17 +55,15 @@ class EchoServer(socketserver.ThreadingTCPServer):
 
 def main():
     options = parse_options("py-threading", "socketserver.ThreadingTCPServer: a thread per connection")
-    stop_on_signals()
     EchoServer.address_family = options.family
     try:
         server = EchoServer((options.host, options.port), EchoHandler)
     except OSError as error:
         bind_failed(options, error)
+    # shutdown() waits for serve_forever() to return, so it cannot run in the main thread that serves.
+    on_stop(lambda: threading.Thread(target=server.shutdown).start())
     announce(server.socket)
-    try:
-        server.serve_forever()
-    except Stop:
-        pass
+    server.serve_forever(poll_interval=POLL_INTERVAL)
     connections.shut_down_all()
     server.server_close()
 

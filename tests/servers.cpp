@@ -30,6 +30,11 @@ ServerSpec forking(ServerSpec result) {
   return result;
 }
 
+ServerSpec raw_only(ServerSpec result) {
+  result.raw_only = true;
+  return result;
+}
+
 std::vector<ServerSpec> make_list() {
   using enum ThreadsFlag;
   // Pools default to 5 workers, as the Python seeds' ThreadPoolExecutor(5).
@@ -56,6 +61,14 @@ std::vector<ServerSpec> make_list() {
       spec("libuv", kOptional),
       spec("coroutine", kRequired),
       spec("coroutine", kRequired, {"--threads", "2"}, "threads2"),
+      // The Python tutorials' servers, run by bin/py-* launchers (Makefile). ForkingTCPServer serves at most
+      // socketserver's max_children (40) clients at once; ThreadPoolExecutor(5) takes --threads.
+      raw_only(spec("py-threading", kRejected)),
+      raw_only(forking(limited(spec("py-forking", kRejected), 40, false))),
+      raw_only(limited(spec("py-pool", kRequired), kPoolDefault, true)),
+      raw_only(spec("py-selectors", kRejected)),
+      raw_only(spec("py-asyncio", kRejected)),
+      raw_only(spec("py-gevent", kRejected)),
   };
 }
 

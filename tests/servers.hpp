@@ -25,7 +25,13 @@ struct ServerSpec {
   bool limit_is_threads = false;
   ThreadsFlag threads = ThreadsFlag::kRejected;
   bool forks = false;  // serves with child processes: zombies and leftover children are possible
+  // The Python servers (python/): the command-line contract and raw echo only. They refuse --mode http and have
+  // no --max-conns or --max-body, so the HTTP, wrk/ab and --max-conns tests skip them, saying why.
+  bool raw_only = false;
 };
+
+inline constexpr const char* kRawOnlySkip = "a Python server (python/): raw echo only, no HTTP mode";
+inline constexpr const char* kNoMaxConnsSkip = "a Python server (python/): no --max-conns";
 
 // The iterative server: one client at a time, and no worker count to raise it.
 inline bool is_iterative(const ServerSpec& spec) { return spec.limit == 1 && !spec.limit_is_threads; }

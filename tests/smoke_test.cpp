@@ -52,6 +52,10 @@ std::string describe(const CommandResult& run) {
 class Smoke : public ServerTest {
  protected:
   // Pools get workers to spare over the four connections the tools open.
+  void SetUp() override {
+    if (GetParam().raw_only) GTEST_SKIP() << kRawOnlySkip << "; wrk and ab speak HTTP";
+    ServerTest::SetUp();
+  }
   void start_for_load() {
     std::vector<std::string> extra;
     if (spec().limit_is_threads) extra = {"--threads", "16"};
