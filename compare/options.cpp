@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 
 #include "client/cli.hpp"
+#include "harness/models.hpp"
 
 namespace iomodels::compare {
 namespace {
@@ -84,7 +85,7 @@ cxxopts::Options make_options() {
   options.set_width(110);
   auto text = [] { return cxxopts::value<std::string>(); };
   options.add_options()
-      ("models", "servers to run, in this order (default: every server in the bin dir, in DESIGN.md's order)",
+      ("models", "servers to run, in this order (default: every server in the bin dir, in models.txt's order)",
        text(), "NAME[,NAME...]")
       ("connections", "connection counts, one scenario each", text()->default_value("1,50,500"), "N[,N...]")
       ("sizes", "message sizes, one scenario each: 64, 4k, 1M", text()->default_value("64"), "BYTES[,BYTES...]")
@@ -104,6 +105,8 @@ cxxopts::Options make_options() {
        "LIST")
       ("client-cpus", "pin the load generator to these CPUs (default: the other half)", text(), "LIST")
       ("syscalls", "count system calls per message with perf stat (skipped with a note when perf cannot)")
+      ("python", "also run the Python tutorials' servers (py-threading, py-forking, py-pool, py-selectors, "
+                 "py-asyncio, py-gevent), after the others; they are raw echo only")
       ("h,help", "print this help");
   return options;
 }
@@ -116,15 +119,19 @@ constexpr const char* kHelpTail =
     "  compare                                         every model; 1, 50, 500 connections; 64 B; 3 s each\n"
     "  compare --models epoll,poll --connections 50    two models, one scenario\n"
     "  compare --sizes 64,16k --repeat 3 --wrk         two sizes, three runs each, wrk beside loadgen\n"
+    "  compare --models epoll,blocking-threads --python the Python servers beside two C++ ones\n"
     "\nExit status: 0 when the run completed (failed servers are reported, not fatal), 1 when results could\n"
     "not be written, 2 on bad usage.\n";
 
 }  // namespace
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> models{
-      "blocking", "blocking-threads", "blocking-fork", "blocking-pool", "blocking-prefork",
-      "nonblocking", "select", "poll", "epoll", "sigio", "aio", "io_uring", "libevent", "libuv", "coroutine"};
+  static const std::vector<std::string> models = model_names(ModelKind::kServer);
+  return models;
+}
+
+const std::vector<std::string>& python_models() {
+  static const std::vector<std::string> models = model_names(ModelKind::kPython);
   return models;
 }
 
@@ -247,6 +254,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     o.rate = rate;
     o.wrk = parsed.count("wrk") > 0;
     o.syscalls = parsed.count("syscalls") > 0;
+    o.python = parsed.count("python") > 0;
     if (parsed.count("out")) {
       o.out_dir = parsed["out"].as<std::string>();
       if (o.out_dir.empty()) throw BadOption{"--out: needs a directory"};

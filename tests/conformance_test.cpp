@@ -1,4 +1,4 @@
-// The server contract of PROTOCOL.md, checked end to end over real sockets against every server in the list
+// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every server in the list
 // (tests/servers.cpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
 // leaves it to ServerTest::TearDown to stop the server and check its exit status, zombies and leftover processes.
 //
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -29,11 +29,11 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMiB = 1 << 20;
 // The backpressure tests stop writing here even if the server never stops reading.
 constexpr std::size_t kBackpressureBytes = 64 * kMiB;
-// The memory a server may gain while a peer refuses to read (PROTOCOL.md allows 1 MiB of pending output).
+// The memory a server may gain while a peer refuses to read (docs/PROTOCOL.md allows 1 MiB of pending output).
 constexpr std::size_t kMaxGrowth = 16 * kMiB;
 // A write that makes no progress for this long means the server has stopped taking bytes.
 constexpr Millis kStallWindow{300};
-// PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
+// docs/PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
 constexpr Millis kShutdownLimit{1000};
 
 // The echo of payload comes back whole and unchanged.
@@ -134,9 +134,7 @@ TEST_P(Startup, BadOptionValueExitsTwoNamingTheOption) {
 TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
   BusyPort busy = occupy_port();
   ASSERT_TRUE(busy.fd) << "could not make a port busy";
-  std::vector<std::string> args = spec().args;
-  args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
-  Finished run = run_to_exit(spec(), args);
+  Finished run = run_to_exit(spec(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
   EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
   const std::string expected = "bind 127.0.0.1:" + std::to_string(busy.port) + ": Address already in use";
   EXPECT_NE(run.err.find(expected), std::string::npos) << "stderr: " << run.err;
@@ -422,13 +420,13 @@ TEST_P(RawOnly, AnHttpRequestInAutoModeIsEchoedRaw) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, RawOnly,
-                         ::testing::ValuesIn(servers_where([](const ServerSpec& s) { return s.raw_only; })),
+                         ::testing::ValuesIn(servers_where([](const ServerSpec& s) { return s.python; })),
                          server_label);
 
 class MaxConns : public ServerTest {};
 
 TEST_P(MaxConns, ConnectionOverTheLimitIsAcceptedAndClosedAtOnce) {
-  if (spec().raw_only) GTEST_SKIP() << kNoMaxConnsSkip;
+  if (spec().python) GTEST_SKIP() << kNoMaxConnsSkip;
   ASSERT_NO_FATAL_FAILURE(start({"--max-conns", "2"}));
   Client a = connect();
   Client b = connect();
@@ -463,7 +461,7 @@ INSTANTIATE_TEST_SUITE_P(Servers, MaxConns,
 class Http : public ServerTest {
  protected:
   void SetUp() override {
-    if (GetParam().raw_only) GTEST_SKIP() << kRawOnlySkip;
+    if (GetParam().python) GTEST_SKIP() << kRawOnlySkip;
     ServerTest::SetUp();
   }
   // Sends request on a new connection and reads one response.

@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"

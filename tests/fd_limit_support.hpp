@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/test_support.hpp"
 
 namespace iomodels::test {

@@ -66,7 +66,7 @@ static std::string unavailable_reason(const ServerSpec& spec) {
   auto found = reasons.find(spec.label);
   if (found != reasons.end()) return found->second;
   std::string reason;
-  std::vector<std::string> args = spec.args;
+  std::vector<std::string> args = spec_args(spec);
   args.insert(args.end(), {"--port", "0"});
   ServerProcess probe(binary_path(spec), args);
   if (!probe.wait_for_banner(kIoTimeout) && probe.wait_exit(Millis(1000)).has_value()) {
@@ -87,7 +87,7 @@ void ServerTest::SetUp() {
 }
 
 void ServerTest::start(std::vector<std::string> extra, const std::string& host) {
-  std::vector<std::string> args = spec().args;
+  std::vector<std::string> args = spec_args(spec());
   args.insert(args.end(), {"--host", host, "--port", "0"});
   args.insert(args.end(), extra.begin(), extra.end());
   try {
@@ -132,8 +132,10 @@ void ServerTest::TearDown() {
 
 Finished run_to_exit(const ServerSpec& spec, std::vector<std::string> args, Millis timeout) {
   Finished finished;
+  std::vector<std::string> all = spec_args(spec);  // a Python server's script, a shape's arguments
+  all.insert(all.end(), args.begin(), args.end());
   try {
-    ServerProcess process(binary_path(spec), std::move(args));
+    ServerProcess process(binary_path(spec), std::move(all));
     finished.status = process.wait_exit(timeout);
     finished.out = process.stdout_text();
     finished.err = process.stderr_text();

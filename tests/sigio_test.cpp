@@ -22,7 +22,7 @@
 #include <system_error>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"

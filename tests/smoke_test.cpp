@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 
@@ -51,11 +51,11 @@ std::string describe(const CommandResult& run) {
 
 class Smoke : public ServerTest {
  protected:
-  // Pools get workers to spare over the four connections the tools open.
   void SetUp() override {
-    if (GetParam().raw_only) GTEST_SKIP() << kRawOnlySkip << "; wrk and ab speak HTTP";
+    if (GetParam().python) GTEST_SKIP() << kRawOnlySkip << "; wrk and ab speak HTTP";
     ServerTest::SetUp();
   }
+  // Pools get workers to spare over the four connections the tools open.
   void start_for_load() {
     std::vector<std::string> extra;
     if (spec().limit_is_threads) extra = {"--threads", "16"};
