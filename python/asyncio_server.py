@@ -13,7 +13,7 @@ Try it:  /usr/bin/python3 python/asyncio_server.py --port 7000   then   printf '
 """
 import asyncio
 
-from server_support import MAX_PENDING, READ_SIZE, STOP_SIGNALS, announce, listen, parse_options
+from server_support import BACKLOG, MAX_PENDING, READ_SIZE, STOP_SIGNALS, announce, listen, parse_options
 
 handlers = set()  # the running connection tasks, so that a stop can cancel them
 
@@ -43,7 +43,8 @@ async def serve(options):
     loop = asyncio.get_running_loop()
     for signo in STOP_SIGNALS:
         loop.add_signal_handler(signo, stopping.set)
-    server = await asyncio.start_server(echo, sock=listener, limit=READ_SIZE)
+    # backlog: start_server listens again, with 100 unless told; a burst of connections would overflow that.
+    server = await asyncio.start_server(echo, sock=listener, limit=READ_SIZE, backlog=BACKLOG)
     announce(listener)
     await stopping.wait()
     server.close()
