@@ -81,7 +81,6 @@ int main(int argc, char** argv) {
           .limit = "serves --threads clients at a time; others wait (a worker that dies unexpectedly is replaced)",
           .default_threads = 5,
           .threads_help = "worker processes, each serving one connection at a time",
-          .flags = {},
       },
       {}, [&](Server& started) {
         pids.assign(static_cast<std::size_t>(started.options.threads), -1);

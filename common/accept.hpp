@@ -2,6 +2,7 @@
 // (docs/PROTOCOL.md, "Faults"). A server keeps only its own way of pausing: unwatching the listener, a timer, a sleep.
 #pragma once
 #include <chrono>
+#include <utility>
 
 #include "common/fd.hpp"
 
@@ -28,5 +29,27 @@ AcceptResult accept_failed(int err);
 
 // accept_connection() (accept4, CLOEXEC, TCP_NODELAY) classified by accept_failed().
 AcceptResult accept_or_shed(int listen_fd, bool nonblocking, UniqueFd& connection);
+
+// One round of accepting on a non-blocking listener, for the loops that accept when told the listener is ready:
+// accepts until the backlog is empty, at most kAcceptsPerRound, and hands each connection to take(UniqueFd).
+// Returns kEmpty when the backlog is empty, kShed when descriptors ran out (the caller pauses in its own way), and
+// kAccepted when it stopped at the bound with connections perhaps still waiting.
+template <class Take>
+AcceptResult accept_round(int listen_fd, Take take) {
+  for (int i = 0; i < kAcceptsPerRound; ++i) {
+    UniqueFd connection;
+    switch (const AcceptResult result = accept_or_shed(listen_fd, /*nonblocking=*/true, connection)) {
+      case AcceptResult::kAccepted:
+        take(std::move(connection));
+        break;
+      case AcceptResult::kLost:
+        break;
+      case AcceptResult::kEmpty:
+      case AcceptResult::kShed:
+        return result;
+    }
+  }
+  return AcceptResult::kAccepted;
+}
 
 }  // namespace iomodels

@@ -162,10 +162,8 @@ tcp protocol_of(int fd) {
 const ModelInfo kModel{
     .name = "coroutine",
     .summary = "C++20 coroutines on Asio: each connection is a coroutine that suspends on IO",
-    .limit = "",
     .default_threads = 1,
     .threads_help = "threads, each with its own io_context and SO_REUSEPORT acceptor",
-    .flags = {},
 };
 
 }  // namespace

@@ -150,21 +150,11 @@ class EpollLoop {
   }
 
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd;
-      switch (accept_or_shed(listener_.get(), /*nonblocking=*/true, fd)) {
-        case AcceptResult::kEmpty:
-          return;  // EAGAIN: the backlog is empty (or another loop took it)
-        case AcceptResult::kShed:
-          pause_accepting();
-          return;
-        case AcceptResult::kLost:
-          continue;
-        case AcceptResult::kAccepted:
-          if (over_connection_limit(server_.options, open_connections.load())) continue;  // closed at once
-          add_connection(std::move(fd));
-      }
-    }
+    const AcceptResult result = accept_round(listener_.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, open_connections.load())) return;  // closed at once
+      add_connection(std::move(fd));
+    });
+    if (result == AcceptResult::kShed) pause_accepting();
   }
 
   void add_connection(UniqueFd fd) {

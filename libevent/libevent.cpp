@@ -236,10 +236,8 @@ void add_event(Reactor& r, event* ev) {
 const ModelInfo kModel{
     .name = "libevent",
     .summary = "libevent 2.1: an event_base (epoll) with a bufferevent per connection",
-    .limit = "",
     .default_threads = 1,
     .threads_help = "event loops, each with its own SO_REUSEPORT listener",
-    .flags = {},
 };
 
 }  // namespace

@@ -248,10 +248,6 @@ void on_signal(uv_signal_t* watcher, int) {
 const ModelInfo kModel{
     .name = "libuv",
     .summary = "libuv streams: one uv_loop_t (epoll), reads into lent buffers, queued writes",
-    .limit = "",
-    .default_threads = 0,
-    .threads_help = "",
-    .flags = {},
 };
 
 }  // namespace

@@ -61,25 +61,13 @@ class BusyLoop {
     return false;
   }
 
+  // Out of descriptors (EMFILE...), the listener stays "ready", so every round tries again and fails again until a
+  // connection closes: this loop spins by design anyway, so that costs nothing extra, and no pause is needed.
   void try_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd;
-      switch (accept_or_shed(server_.listener.get(), /*nonblocking=*/true, fd)) {
-        case AcceptResult::kEmpty:  // EAGAIN: no client is waiting in the backlog right now (or EINTR...)
-          return;
-        case AcceptResult::kShed:
-          // Out of descriptors (EMFILE...). The listener stays "ready", so every round tries again and fails again
-          // until a connection closes: this loop spins by design anyway, so it costs nothing extra, and the open
-          // connections are served meanwhile. No pause: spinning is this model's way.
-          return;
-        case AcceptResult::kLost:
-          continue;
-        case AcceptResult::kAccepted:
-          break;
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+    accept_round(server_.listener.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       connections_.push_back(Connection{std::move(fd), Session(server_.session)});
-    }
+    });
   }
 
   // One recv and one send attempt. Returns false once the connection should be closed.

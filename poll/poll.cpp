@@ -107,24 +107,13 @@ class PollLoop {
   }
 
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd;
-      switch (accept_or_shed(server_.listener.get(), /*nonblocking=*/true, fd)) {
-        case AcceptResult::kEmpty:  // EAGAIN: the backlog is empty (after EINTR, ECONNABORTED: next round)
-          return;
-        case AcceptResult::kShed:
-          // The listener would stay readable and poll would return at once, round after round: stop watching it
-          // until a connection closes or the pause ends.
-          paused_until_ = Clock::now() + kShedLoadPause;
-          return;
-        case AcceptResult::kLost:
-          continue;
-        case AcceptResult::kAccepted:
-          break;
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+    const AcceptResult result = accept_round(server_.listener.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       add(std::move(fd));
-    }
+    });
+    // Out of descriptors, the listener would stay readable and poll would return at once, round after round: stop
+    // watching it until a connection closes or the pause ends.
+    if (result == AcceptResult::kShed) paused_until_ = Clock::now() + kShedLoadPause;
   }
 
   // The IO poll said will not block. Returns false once the connection should be closed.

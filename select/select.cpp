@@ -110,30 +110,16 @@ class SelectLoop {
   }
 
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd;
-      switch (accept_or_shed(server_.listener.get(), /*nonblocking=*/true, fd)) {
-        case AcceptResult::kEmpty:  // EAGAIN: the backlog is empty (after EINTR, ECONNABORTED: next round)
-          return;
-        case AcceptResult::kShed:
-          // The listener would stay readable and select would return at once, round after round: stop watching it
-          // until a connection closes or the pause ends.
-          paused_until_ = Clock::now() + kShedLoadPause;
-          return;
-        case AcceptResult::kLost:
-          continue;
-        case AcceptResult::kAccepted:
-          break;
-      }
+    const AcceptResult result = accept_round(server_.listener.get(), [this](UniqueFd fd) {
       // FD_SET on a descriptor >= FD_SETSIZE writes past the end of the fd_set (glibc's fortified build aborts
       // instead): such a connection cannot be served by select at all, so it is closed at once.
-      if (fd.get() >= FD_SETSIZE) {
-        note_over_fd_setsize();
-        continue;
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+      if (fd.get() >= FD_SETSIZE) return note_over_fd_setsize();
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       connections_.push_back(Connection{std::move(fd), Session(server_.session)});
-    }
+    });
+    // Out of descriptors, the listener would stay readable and select would return at once, round after round:
+    // stop watching it until a connection closes or the pause ends.
+    if (result == AcceptResult::kShed) paused_until_ = Clock::now() + kShedLoadPause;
   }
 
   // Logged at the 1st, 2nd, 4th, 8th... occurrence: visible, without a line per refused connection.

@@ -178,23 +178,12 @@ class SigioLoop {
   // Accepts until EAGAIN, at most kAcceptsPerRound: the listener's signal came once per connection, possibly
   // long ago, so stopping early means coming back on our own (accept_more_).
   void on_accept() {
-    accept_more_ = false;
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd;
-      switch (accept_or_shed(listener_, /*nonblocking=*/true, fd)) {
-        case AcceptResult::kEmpty:
-          return;  // EAGAIN: the backlog is empty
-        case AcceptResult::kShed:
-          pause_accepting();
-          return;
-        case AcceptResult::kLost:
-          continue;
-        case AcceptResult::kAccepted:
-          if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
-          add_connection(std::move(fd));
-      }
-    }
-    accept_more_ = true;
+    const AcceptResult result = accept_round(listener_, [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
+      add_connection(std::move(fd));
+    });
+    if (result == AcceptResult::kShed) pause_accepting();
+    accept_more_ = result == AcceptResult::kAccepted;  // stopped at the bound: more may be waiting
   }
 
   void add_connection(UniqueFd fd) {
@@ -241,9 +230,6 @@ int main(int argc, char** argv) {
           .summary =
               "one thread takes per-socket real-time signals (O_ASYNC, F_SETSIG) off the queue with sigwaitinfo(2)",
           .limit = "the real-time signal queue (RLIMIT_SIGPENDING): when it overflows every socket is rescanned, O(n)",
-          .default_threads = 0,  // no --threads: F_SETOWN directs every socket's signal to the one process
-          .threads_help = {},
-          .flags = {},
       },
       ListenerConfig{.nonblocking = true});
   SigioLoop(server, signals).run();

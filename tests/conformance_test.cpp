@@ -46,28 +46,6 @@ constexpr Millis kShutdownLimit{1000};
   return ::testing::AssertionSuccess();
 }
 
-// Writes payload without reading until no byte has gone for kStallWindow, or all of it has gone. Returns the bytes
-// written, or -1 on a write error.
-long long write_until_stalled(Client& client, std::string_view payload, const std::function<void()>& on_progress) {
-  std::size_t sent = 0;
-  auto last_progress = Clock::now();
-  while (sent < payload.size()) {
-    on_progress();
-    long n = client.write_some(payload.substr(sent, std::min(payload.size() - sent, kMiB)));
-    if (n < 0) return -1;
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      last_progress = Clock::now();
-      continue;
-    }
-    auto left = std::chrono::duration_cast<Millis>(last_progress + kStallWindow - Clock::now());
-    if (left <= 0ms) break;
-    pollfd entry{client.fd(), POLLOUT, 0};
-    ::poll(&entry, 1, static_cast<int>(left.count()));
-  }
-  return static_cast<long long>(sent);
-}
-
 bool exited_with(const std::optional<int>& status, int code) {
   return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
 }
@@ -441,13 +419,7 @@ TEST_P(MaxConns, ConnectionOverTheLimitIsAcceptedAndClosedAtOnce) {
   EXPECT_TRUE(echoes(b, "b again"));
   // Once the server has seen a leave, there is room again; it may take the server a moment to notice.
   a.close();
-  bool served = eventually(
-      [&] {
-        Client next = connect();
-        return next.connected() && echo_exchange(next, "next", 1s).end == ReadEnd::kComplete;
-      },
-      kIoTimeout);
-  EXPECT_TRUE(served) << "no new connection was served after one of the two left";
+  EXPECT_TRUE(served_again(server())) << "no new connection was served after one of the two left";
 }
 
 // The iterative server never has two connections open, so --max-conns 2 is never reached there.
@@ -697,7 +669,7 @@ TEST_P(Backpressure, ServerStopsReadingFromAPeerThatDoesNotReadAndLosesNoByte) {
     peak = std::max(peak, process_group_rss(group));
   };
 
-  const long long stalled_at = write_until_stalled(client, payload, sample);
+  const long long stalled_at = write_until_stalled(client, payload, kStallWindow, sample);
   ASSERT_GE(stalled_at, 0) << client.error();
   ASSERT_LT(static_cast<std::size_t>(stalled_at), payload.size())
       << "the server took all " << payload.size() << " bytes without the peer reading any";
@@ -727,7 +699,7 @@ class Shutdown : public ServerTest {
     Client stuck = connect();
     ASSERT_TRUE(stuck.connected()) << stuck.error();
     const std::string payload = pattern_bytes(32 * kMiB, 10);
-    ASSERT_GE(write_until_stalled(stuck, payload, [] {}), 0) << stuck.error();
+    ASSERT_GE(write_until_stalled(stuck, payload, kStallWindow), 0) << stuck.error();
     // The iterative server is busy with the stuck client: the idle one waits in the backlog.
     Client idle = connect();
     ASSERT_TRUE(idle.connected()) << idle.error();

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -76,13 +77,27 @@ std::map<int, std::uint32_t> interest_list(pid_t pid, int epoll_fd) {
   return watched;
 }
 
-// The server-side descriptor of the connection whose peer is client: the socket whose inode /proc/net/tcp lists
-// with the client's port as its remote port. -1 when not found.
+// How /proc/net/tcp writes an IPv4 endpoint: the address as the raw (network-order) 32-bit word in hex, then the
+// port in hex.
+std::string proc_net_endpoint(const sockaddr_in& address) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%08X:%04X", address.sin_addr.s_addr, ntohs(address.sin_port));
+  return text;
+}
+
+// The server-side descriptor of the connection whose peer is client: the established socket whose inode
+// /proc/net/tcp lists with the client's endpoint as its remote one and the server's as its local one (the port
+// alone is not enough: another program's connections from other loopback addresses may reuse it). -1 when not
+// found.
 int server_fd_of(pid_t pid, const Client& client) {
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
-  const unsigned client_port = ntohs(local.sin_port);
+  sockaddr_in client_end{};
+  sockaddr_in server_end{};
+  socklen_t length = sizeof client_end;
+  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&client_end), &length) != 0) return -1;
+  length = sizeof server_end;
+  if (::getpeername(client.fd(), reinterpret_cast<sockaddr*>(&server_end), &length) != 0) return -1;
+  const std::string wanted_remote = proc_net_endpoint(client_end);
+  const std::string wanted_local = proc_net_endpoint(server_end);
   std::ifstream file("/proc/" + std::to_string(pid) + "/net/tcp");
   std::string line;
   std::getline(file, line);  // the header
@@ -92,8 +107,8 @@ int server_fd_of(pid_t pid, const Client& client) {
     std::string slot, local_address, remote_address, state, queues, timer, retransmits, uid, timeout, node;
     fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid >> timeout >>
         node;
-    const unsigned remote_port = std::stoul(remote_address.substr(remote_address.find(':') + 1), nullptr, 16);
-    if (remote_port == client_port && state == "01") inode = node;  // 01: ESTABLISHED
+    // 01: ESTABLISHED
+    if (remote_address == wanted_remote && local_address == wanted_local && state == "01") inode = node;
   }
   if (inode.empty()) return -1;
   for (int fd : open_fds(pid)) {
@@ -143,13 +158,7 @@ class EpollServer : public ::testing::Test {
     server_.reset();
   }
 
-  void start(const std::vector<std::string>& args) {
-    std::string skip;
-    std::string error;
-    server_ = start_model("epoll", args, &skip, &error);
-    if (!server_ && !skip.empty()) GTEST_SKIP() << skip;
-    ASSERT_TRUE(server_) << error;
-  }
+  void start(const std::vector<std::string>& args) { server_ = start_or_skip("epoll", args); }
 
   Client connect() { return Client::connect(server_->host(), server_->port()); }
   pid_t pid() const { return server_->pid(); }
@@ -168,8 +177,8 @@ class EpollInterest : public EpollServer, public ::testing::WithParamInterface<b
 };
 
 TEST_P(EpollInterest, AnIdleConnectionIsWatchedForReadableOnly) {
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();
   ASSERT_EQ(echo_problem(client, "hello"), "");
@@ -178,25 +187,16 @@ TEST_P(EpollInterest, AnIdleConnectionIsWatchedForReadableOnly) {
 }
 
 TEST_P(EpollInterest, PendingOutputAddsWritableAndBackpressureDropsReadableUntilItDrains) {
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();
   // Write without reading until the server stops taking bytes: its socket buffers and then its 1 MiB of pending
   // output are full, so it waits for writable and no longer for readable.
   const std::string payload = pattern_bytes(64 << 20, 3);
-  std::size_t sent = 0;
-  for (auto last_progress = Clock::now(); sent < payload.size() && Clock::now() - last_progress < 300ms;) {
-    const long n = client.write_some(std::string_view(payload).substr(sent, 1 << 20));
-    ASSERT_GE(n, 0) << client.error();
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      last_progress = Clock::now();
-    } else {
-      pollfd entry{client.fd(), POLLOUT, 0};
-      ::poll(&entry, 1, 50);
-    }
-  }
+  const long long written = write_until_stalled(client, payload, 300ms);
+  ASSERT_GE(written, 0) << client.error();
+  const auto sent = static_cast<std::size_t>(written);
   ASSERT_LT(sent, payload.size()) << "the server took every byte without the peer reading";
   EXPECT_EQ(describe_events(registered_events(pid(), client)), describe_events(EPOLLOUT | trigger()));
 
@@ -211,8 +211,8 @@ TEST_P(EpollInterest, ThousandsOfIdleConnectionsHoldNoBuffers) {
   // A session with a buffer left allocated would cost at least 16 KiB; the table slot and session cost ~100 bytes.
   constexpr std::size_t kMaxBytesPerConnection = 1024;
   if (!ensure_own_fd_limit(kIdle + 100)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit below " << kIdle + 100;
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   std::vector<Client> clients;
   clients.push_back(connect());
   ASSERT_EQ(echo_problem(clients[0], "warm up"), "");
@@ -234,8 +234,8 @@ INSTANTIATE_TEST_SUITE_P(Epoll, EpollInterest, ::testing::Values(false, true),
                          });
 
 TEST_F(EpollServer, EdgeTriggeredAConnectionThatAlwaysHasMoreToReadDoesNotStarveAnother) {
-  ASSERT_NO_FATAL_FAILURE(start({"--edge"}));
-  if (IsSkipped()) return;
+  start({"--edge"});
+  if (!server_) return;
   Client busy = connect();
   Client quiet = connect();
   ASSERT_TRUE(busy.connected() && quiet.connected());
@@ -272,8 +272,8 @@ TEST_F(EpollServer, EdgeTriggeredAConnectionThatAlwaysHasMoreToReadDoesNotStarve
 TEST_F(EpollServer, ThreadsRunOneLoopEachAndTheKernelSpreadsConnectionsOverThem) {
   constexpr int kLoops = 3;
   constexpr int kClients = 30;
-  ASSERT_NO_FATAL_FAILURE(start({"--threads", std::to_string(kLoops)}));
-  if (IsSkipped()) return;
+  start({"--threads", std::to_string(kLoops)});
+  if (!server_) return;
   std::vector<Client> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.push_back(connect());

@@ -145,4 +145,45 @@ Finished run_to_exit(const ServerSpec& spec, std::vector<std::string> args, Mill
   return finished;
 }
 
+std::string model_binary(const std::string& name) { return bin_dir() + "/" + name; }
+
+std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
+                                           std::string* skip, std::string* error) {
+  const std::string path = model_binary(name);
+  if (::access(path.c_str(), X_OK) != 0) {
+    *skip = path + " is not built";
+    return nullptr;
+  }
+  std::vector<std::string> all = {"--port", "0"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto server = std::make_unique<ServerProcess>(path, all);
+  if (!server->wait_for_banner(std::chrono::seconds(5))) {
+    *error = name + " did not start: " + server->error();
+    return nullptr;
+  }
+  return server;
+}
+
+std::unique_ptr<ServerProcess> start_or_skip(const std::string& name, const std::vector<std::string>& args) {
+  std::string skip;
+  std::string error;
+  auto server = start_model(name, args, &skip, &error);
+  if (server) return server;
+  if (!skip.empty()) {
+    [&] { GTEST_SKIP() << skip; }();  // GTEST_SKIP returns from its function: this lambda, not ours
+  } else {
+    ADD_FAILURE() << error;
+  }
+  return nullptr;
+}
+
+bool served_again(const ServerProcess& server, Millis timeout) {
+  return eventually(
+      [&] {
+        Client next = Client::connect(server.host(), server.port());
+        return echo_problem(next, "room again", Millis(500)).empty();
+      },
+      timeout);
+}
+
 }  // namespace iomodels::test
