@@ -18,7 +18,7 @@ DEFAULT_PORT = 7000
 # burst of connections, and the clients would wait a second for the kernel to retransmit them.
 BACKLOG = 4096
 READ_SIZE = 64 * 1024
-# PROTOCOL.md: no connection holds more than 1 MiB of unsent output; past it the server stops reading from it.
+# docs/PROTOCOL.md: no connection holds more than 1 MiB of unsent output; past it the server stops reading from it.
 MAX_PENDING = 1 << 20
 # accept() failing with these means the process (or the system) is out of descriptors or memory: keep serving the
 # connections there are and try again after a pause, rather than retry at once and spin.
