@@ -10,8 +10,9 @@
 //     request, and the main thread takes them one by one with sigwaitinfo(2), together with SIGINT/SIGTERM:
 //     every session is touched by that one thread, so nothing needs a lock. (SIGEV_THREAD would make glibc start
 //     a thread for every completion and run the handler on it, concurrently with the others.)
-//   - There is no aio_accept. A thread blocks in accept(2), the way glibc's helpers block in read(2), queues each
-//     connection for the main thread and rings for it with one more real-time signal (kAcceptSignal, sigqueue(3)).
+//   - There is no aio_accept. A thread blocks in accept(2) (async/accept_thread.hpp), the way glibc's helpers
+//     block in read(2), queues each connection for the main thread and rings for it with one more real-time
+//     signal (kAcceptSignal, sigqueue(3)).
 //   - glibc runs the requests for one descriptor one after another, so a write queued behind a read that waits for
 //     the peer would never start: writes go through a dup(2) of the socket, which glibc sees as another file.
 //   - A buffer lent to a request must not move until it completes, and the session's output buffer can move when
@@ -30,18 +31,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "common/accept.hpp"
+#include "async/accept_thread.hpp"
 #include "common/errors.hpp"
 #include "common/output_slice.hpp"
 #include "common/server.hpp"
@@ -52,8 +49,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // SIGRTMIN is a function call in glibc (it keeps the first real-time signals for itself), hence not constexpr.
-const int kCompletionSignal = SIGRTMIN + 1;
-const int kAcceptSignal = SIGRTMIN + 2;
+// sigwaitinfo(2) hands out the lowest-numbered pending real-time signal first, so the accept doorbell must be the
+// lower one: under a closed-loop load a completion is always pending, and a doorbell numbered above them waited
+// for ever (bench/c10k.sh found 9,000 connections accepted but never served or closed).
+const int kAcceptSignal = SIGRTMIN + 1;
+const int kCompletionSignal = SIGRTMIN + 2;
 // Connections served at once when --max-conns is not given: each holds a helper thread (see the header).
 constexpr std::size_t kDefaultConnectionLimit = 1024;
 // Every connection always has a read outstanding, so its read buffer is always allocated: keep it modest.
@@ -103,7 +103,7 @@ class AioServer {
     tuning.aio_num = tuning.aio_threads;
     tuning.aio_idle_time = 1;
     aio_init(&tuning);
-    acceptor_ = std::thread([this] { accept_loop(); });
+    acceptor_.start();
   }
 
   int run() {
@@ -131,50 +131,9 @@ class AioServer {
     }
   }
 
-  // ---- accepting: a thread blocked in accept(2) ----
-  void accept_loop() {
-    for (;;) {
-      UniqueFd socket(accept_connection(server_.listener.get(), /*nonblocking=*/false));
-      if (stopping_.load()) return;  // stop() shut the listener down: accept failed with EINVAL, or raced it
-      if (!socket) {
-        if (accept_failed(errno) == AcceptResult::kShed) wait_for_descriptors();
-        continue;
-      }
-      // Made here rather than on the main thread, so that the connection waits for a free descriptor (rather than
-      // being dropped) when accept(2) took the last one.
-      UniqueFd writer;
-      while (!(writer = UniqueFd(fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)))) {
-        const int err = errno;
-        if (classify_errno(err) != ErrnoClass::kShedLoad) die_errno("fcntl F_DUPFD_CLOEXEC", err);
-        if (!dup_failure_logged_) log_errno("fcntl F_DUPFD_CLOEXEC (waiting for a free descriptor; logged once)", err);
-        dup_failure_logged_ = true;
-        wait_for_descriptors();
-        if (stopping_.load()) return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        accepted_.push_back({std::move(socket), std::move(writer)});
-      }
-      // The doorbell: the main thread takes every connection waiting, so a lost signal only delays one.
-      if (sigqueue(getpid(), kAcceptSignal, sigval{}) != 0) log_errno("sigqueue", errno);
-    }
-  }
-
-  // Out of descriptors: keep serving, and try again once a connection closes or the pause ends.
-  void wait_for_descriptors() {
-    std::unique_lock lock(mutex_);
-    const auto closed = closed_;
-    freed_.wait_for(lock, kShedLoadPause, [&] { return closed_ != closed || stopping_.load(); });
-  }
-
   void on_accept() {
-    std::vector<Accepted> accepted;
-    {
-      std::lock_guard lock(mutex_);
-      accepted.swap(accepted_);
-    }
-    for (Accepted& sockets : accepted) {
-      if (stopping_.load() || connections_.size() >= limit_) continue;  // closed at once
+    for (AcceptThread::Accepted& sockets : acceptor_.take()) {
+      if (stopping_ || connections_.size() >= limit_) continue;  // closed at once
       auto connection = std::make_unique<Connection>(std::move(sockets.socket), std::move(sockets.writer),
                                                      server_.session);
       Connection& added = *connection;
@@ -270,22 +229,14 @@ class AioServer {
       return;
     }
     connections_.erase(&connection);
-    std::lock_guard lock(mutex_);
-    ++closed_;
-    freed_.notify_one();
+    acceptor_.connection_closed();
   }
 
   // Stop accepting, close every connection (output still pending is dropped), wait for glibc to return every
   // request, then return.
   void stop() {
-    stopping_.store(true);
-    {
-      std::lock_guard lock(mutex_);
-      freed_.notify_one();
-    }
-    // shutdown(2) on a listening socket makes a blocked accept(2) return on Linux.
-    ::shutdown(server_.listener.get(), SHUT_RDWR);
-    acceptor_.join();
+    stopping_ = true;
+    acceptor_.stop();
     std::vector<Connection*> open;
     for (auto& [connection, owned] : connections_) open.push_back(connection);
     for (Connection* connection : open) {
@@ -314,19 +265,11 @@ class AioServer {
   const std::size_t limit_;
   sigset_t signals_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-  std::thread acceptor_;
-  std::atomic<bool> stopping_{false};
-  // The accept thread, out of descriptors, waits here until a connection closes.
-  std::mutex mutex_;
-  std::condition_variable freed_;
-  unsigned long closed_ = 0;
-  bool dup_failure_logged_ = false;  // the accept thread's
-  // Connections the accept thread has handed over and the main thread not yet taken.
-  struct Accepted {
-    UniqueFd socket;
-    UniqueFd writer;
-  };
-  std::vector<Accepted> accepted_;
+  // Rings with kAcceptSignal when a batch of connections starts: the loop takes every one waiting.
+  AcceptThread acceptor_{server_.listener.get(), [] {
+                           if (sigqueue(getpid(), kAcceptSignal, sigval{}) != 0) log_errno("sigqueue", errno);
+                         }};
+  bool stopping_ = false;
 };
 
 }  // namespace

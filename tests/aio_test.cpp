@@ -26,13 +26,6 @@ namespace {
 constexpr int kIdleClients = 50;
 constexpr int kActiveClients = 10;
 
-void expect_exits_zero_on_sigterm(ServerProcess& server) {
-  ASSERT_TRUE(server.signal(SIGTERM));
-  const std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "aio did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
 std::vector<Client> connect_clients(const ServerProcess& server, int n) {
   std::vector<Client> clients;
   for (int i = 0; i < n; ++i) clients.push_back(Client::connect(server.host(), server.port()));
@@ -47,7 +40,7 @@ TEST(AioHelperThreads, EachIdleConnectionHoldsAHelperThreadBlockedInRead) {
   // The main thread and the accept thread, plus one helper per idle connection once each read is running.
   EXPECT_TRUE(eventually([&] { return thread_count(server->pid()) >= kIdleClients + 2; }, kIoTimeout))
       << "threads: " << thread_count(server->pid()) << " with " << kIdleClients << " idle connections";
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(AioHelperThreads, IdleConnectionsBeyondGlibcsDefaultPoolDoNotStarveActiveOnes) {
@@ -60,7 +53,7 @@ TEST(AioHelperThreads, IdleConnectionsBeyondGlibcsDefaultPoolDoNotStarveActiveOn
     EXPECT_EQ(echo_problem(active[i], "active " + std::to_string(i)), "") << "active client " << i;
   }
   EXPECT_EQ(echo_problem(idle.front(), "the first idle client speaks"), "");
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(AioHelperThreads, SigtermWithEveryHelperBlockedExitsZeroWithinOneSecond) {
@@ -68,7 +61,7 @@ TEST(AioHelperThreads, SigtermWithEveryHelperBlockedExitsZeroWithinOneSecond) {
   if (!server) return;
   std::vector<Client> idle = connect_clients(*server, 40);
   ASSERT_TRUE(eventually([&] { return thread_count(server->pid()) >= 40 + 2; }, kIoTimeout));
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(AioDescriptorQueues, ResponsesNeedingSeveralWritesAllArriveWhileTheClientWaits) {
@@ -85,7 +78,7 @@ TEST(AioDescriptorQueues, ResponsesNeedingSeveralWritesAllArriveWhileTheClientWa
     ASSERT_TRUE(read.response) << "response " << i << " of " << kRequests << ": " << read.error;
     ASSERT_EQ(read.response->body, "/x");
   }
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(AioHelperThreads, HelpStatesTheHelperThreadLimit) {

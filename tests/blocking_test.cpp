@@ -102,13 +102,5 @@ TEST(BlockingPrefork, MaxConnsCountsTheConnectionsOfEveryWorker) {
   expect_clean_stop(*server);
 }
 
-TEST(BlockingThreadsEmfile, KeepsServingAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("blocking-threads", /*may_spin=*/false);
-}
-
-TEST(BlockingPoolEmfile, KeepsServingAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("blocking-pool", /*may_spin=*/false);
-}
-
 }  // namespace
 }  // namespace iomodels::test

@@ -1,5 +1,5 @@
-// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every server in the list
-// (tests/servers.cpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
+// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every row of models.txt
+// (tests/servers.hpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
 // leaves it to ServerTest::TearDown to stop the server and check its exit status, zombies and leftover processes.
 //
 // The session's parsing and splitting at every byte boundary are unit-tested in session_test.cpp; here each rule
@@ -112,11 +112,30 @@ TEST_P(Startup, BadOptionValueExitsTwoNamingTheOption) {
 TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
   BusyPort busy = occupy_port();
   ASSERT_TRUE(busy.fd) << "could not make a port busy";
-  Finished run = run_to_exit(spec(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
+  std::vector<std::string> args = spec().args;
+  args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
+  Finished run = run_to_exit(spec(), args);
   EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
   const std::string expected = "bind 127.0.0.1:" + std::to_string(busy.port) + ": Address already in use";
   EXPECT_NE(run.err.find(expected), std::string::npos) << "stderr: " << run.err;
   EXPECT_EQ(run.out, "") << "the banner came out although nothing listens";
+}
+
+// SO_REUSEPORT is set only when one server opens several listeners: a lone server keeps its port to itself, so a
+// second copy started by mistake fails to bind instead of silently taking half the connections.
+TEST_P(Startup, ASecondServerOnTheSamePortExitsOne) {
+  const auto& shape = spec().args;
+  for (const char* several : {"--threads", "--processes"}) {
+    if (std::find(shape.begin(), shape.end(), several) != shape.end()) {
+      GTEST_SKIP() << "several loops or processes share their port with SO_REUSEPORT by design";
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(start());
+  std::vector<std::string> args = shape;
+  args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(server().port())});
+  Finished run = run_to_exit(spec(), args);
+  EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
+  EXPECT_NE(run.err.find("Address already in use"), std::string::npos) << "stderr: " << run.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, Startup, ::testing::ValuesIn(all_servers()), server_label);
@@ -739,8 +758,10 @@ class Processes : public ServerTest {};
 TEST_P(Processes, ShortConnectionsLeaveNoZombies) {
   ASSERT_NO_FATAL_FAILURE(start());
   const pid_t group = server().pid();
-  // Idle, a server is one process, or a prefork leader and at most its pool of workers.
-  const std::size_t idle_members = 1 + (spec().forks && spec().limit_is_threads ? spec().limit : 0);
+  // Idle, a server is one process, or a prefork leader and at most its pool of workers, or a supervisor and its
+  // worker processes.
+  const std::size_t idle_members =
+      1 + (spec().forks && spec().limit_is_threads ? spec().limit : 0) + spec().worker_processes;
   for (int i = 0; i < 20; ++i) {
     Client client = connect();
     ASSERT_TRUE(client.connected()) << client.error();

@@ -6,6 +6,7 @@
 //   - Memory: idle connections hold no buffer, so thousands cost little.
 //   - --edge: a connection that always has more to read does not starve the others.
 //   - --threads N: N event loops, each with its own epoll instance, and the kernel spreads connections over them.
+//   - --processes N: N worker processes, each with its own loop, under a parent that restarts one that dies.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -288,6 +289,54 @@ TEST_F(EpollServer, ThreadsRunOneLoopEachAndTheKernelSpreadsConnectionsOverThem)
   for (int instance : instances) {
     EXPECT_GT(interest_list(pid(), instance).size(), 2u) << "an event loop got no connection";
   }
+}
+
+// The worker processes of --processes, as the supervising parent's children in its process group.
+std::vector<pid_t> workers_of(pid_t parent) {
+  std::vector<pid_t> workers;
+  for (const GroupMember& member : process_group_members(parent)) {
+    if (member.pid != parent && member.state != 'Z') workers.push_back(member.pid);
+  }
+  return workers;
+}
+
+TEST_F(EpollServer, ProcessesRunOneWorkerEachWithItsOwnDescriptorsAndTheParentRestartsOneThatDies) {
+  constexpr int kWorkers = 2;
+  constexpr int kClients = 30;
+  ASSERT_NO_FATAL_FAILURE(start({"--processes", std::to_string(kWorkers)}));
+  if (IsSkipped()) return;
+  std::vector<Client> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().connected()) << clients.back().error();
+    ASSERT_EQ(echo_problem(clients.back(), "client " + std::to_string(i)), "");
+  }
+  const std::vector<pid_t> workers = workers_of(pid());
+  ASSERT_EQ(workers.size(), static_cast<std::size_t>(kWorkers));
+  EXPECT_TRUE(epoll_instances(pid()).empty()) << "the parent only supervises";
+  // Each worker has its own epoll instance and listener, and SO_REUSEPORT gives each some of the 30 connections
+  // (all to one of two: probability 2^-29).
+  for (pid_t worker : workers) {
+    const std::vector<int> instances = epoll_instances(worker);
+    ASSERT_EQ(instances.size(), 1u) << "worker " << worker;
+    EXPECT_GT(interest_list(worker, instances.front()).size(), 2u) << "worker " << worker << " got no connection";
+  }
+
+  // A worker that dies takes only its own connections; the parent starts another on the same listener.
+  ASSERT_EQ(::kill(workers.front(), SIGKILL), 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::vector<pid_t> now = workers_of(pid());
+        return now.size() == kWorkers && std::find(now.begin(), now.end(), workers.front()) == now.end();
+      },
+      2s))
+      << "the parent did not start a new worker";
+  for (int i = 0; i < 10; ++i) {
+    Client late = connect();
+    ASSERT_TRUE(late.connected()) << late.error();
+    EXPECT_EQ(echo_problem(late, "after the restart " + std::to_string(i)), "");
+  }
+  EXPECT_NE(server_->stderr_text().find("starting it again"), std::string::npos) << server_->stderr_text();
 }
 
 }  // namespace

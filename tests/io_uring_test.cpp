@@ -125,13 +125,6 @@ Outcome run_without_io_uring(const std::string& path, const std::vector<std::str
   return outcome;
 }
 
-void expect_exits_zero_on_sigterm(ServerProcess& server) {
-  ASSERT_TRUE(server.signal(SIGTERM));
-  const std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "io_uring did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
 TEST(IoUringUnavailable, ExitsOneWithAClearMessageAndNoBanner) {
   const std::string path = model_binary("io_uring");
   if (::access(path.c_str(), X_OK) != 0) GTEST_SKIP() << path << " is not built";
@@ -174,7 +167,7 @@ TEST(IoUringPaths, UsesMultishotAndAProvidedBufferRingWhereTheKernelHasThem) {
   const ReadResult echoed = echo_exchange(client, payload);
   EXPECT_EQ(echoed.data.size(), payload.size()) << echoed.describe();
   EXPECT_TRUE(echoed.data == payload) << first_difference(payload, echoed.data);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
@@ -186,7 +179,7 @@ TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
   const ReadResult echoed = echo_exchange(client, payload);
   EXPECT_EQ(echoed.data.size(), payload.size()) << echoed.describe();
   EXPECT_TRUE(echoed.data == payload) << first_difference(payload, echoed.data);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
@@ -214,7 +207,7 @@ TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
     ASSERT_EQ(echoed.data.size(), kBytesPerClient) << "client " << i << ": " << echoed.describe();
     ASSERT_TRUE(echoed.data == payloads[i]) << "client " << i << ": " << first_difference(payloads[i], echoed.data);
   }
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
   EXPECT_NE(server->stderr_text().find("the provided-buffer ring ran dry"), std::string::npos)
       << "the test meant to exhaust the buffer ring did not; stderr: " << server->stderr_text();
 }
@@ -228,7 +221,7 @@ TEST(IoUringPaths, DefaultTakesEveryFeatureThisKernelHasAndPlainTakesNone) {
     EXPECT_NE(server->stderr_text().find(std::string(path) + "\n"), std::string::npos) << server->stderr_text();
     Client client = Client::connect(server->host(), server->port());
     EXPECT_TRUE(echo_exchange(client, "hello\n").data == "hello\n");
-    expect_exits_zero_on_sigterm(*server);
+    expect_clean_stop(*server);
     EXPECT_NE(server->stderr_text().find(" completions in "), std::string::npos) << server->stderr_text();
   }
 }
@@ -241,7 +234,7 @@ TEST(IoUringPaths, RecvBundlesNeedTheBufferRingAndSaySo) {
   Client client = Client::connect(server->host(), server->port());
   const std::string payload = pattern_bytes(256 * 1024, 3);
   EXPECT_TRUE(echo_exchange(client, payload).data == payload);
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 // Large payloads whose every block differs, from many clients at once: a slice refilled while a zero-copy send
@@ -268,7 +261,7 @@ void echo_large_changing_payloads(const std::vector<std::string>& args) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(problems[i], "") << "client " << i;
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(IoUringZeroCopy, LargeChangingPayloadsFromManyClientsComeBackByteForByte) {

@@ -17,16 +17,10 @@
 #include <vector>
 
 #include "tests/fd_limit_support.hpp"
+#include "tests/server_fixture.hpp"
 
 namespace iomodels::test {
 namespace {
-
-void expect_exits_zero_on_sigterm(ServerProcess& server) {
-  ASSERT_TRUE(server.signal(SIGTERM));
-  std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "libuv did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
 
 // The highest descriptor of the process open on /dev/null: libuv's reserve (stdin is /dev/null too, but lower).
 int reserve_fd(pid_t pid) {
@@ -71,7 +65,7 @@ TEST(LibuvEmfile, RefusesClientsOverTheLimitAndServesNewOnesOnceDescriptorsFreeU
   Client next = Client::connect(server->host(), server->port());
   EXPECT_EQ(echo_problem(next, "served after"), "");
   EXPECT_EQ(echo_problem(clients[1], "to the end"), "");
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 TEST(LibuvEmfile, SleepsWhenItsReserveCannotHelpAndAcceptsAgainLater) {
@@ -113,7 +107,7 @@ TEST(LibuvEmfile, SleepsWhenItsReserveCannotHelpAndAcceptsAgainLater) {
   }
   EXPECT_NE(server->stderr_text().find("Too many open files"), std::string::npos)
       << "the EMFILE is not logged; stderr: " << server->stderr_text();
-  expect_exits_zero_on_sigterm(*server);
+  expect_clean_stop(*server);
 }
 
 }  // namespace

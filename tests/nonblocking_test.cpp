@@ -27,14 +27,7 @@ TEST(NonblockingBusyLoop, BurnsCpuWhileIdle) {
 
   // It still serves, of course.
   EXPECT_EQ(echo_problem(client, "hello"), "");
-  ASSERT_TRUE(server->signal(SIGTERM));
-  std::optional<int> status = server->wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "nonblocking did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
-TEST(NonblockingEmfile, KeepsServingAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("nonblocking", /*may_spin=*/true);
+  expect_clean_stop(*server);
 }
 
 }  // namespace

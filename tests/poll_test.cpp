@@ -42,14 +42,7 @@ TEST(PollBeyondFdSetSize, ServesMoreConnectionsThanSelectCould) {
   }
   ASSERT_TRUE(server->running());
 
-  ASSERT_TRUE(server->signal(SIGTERM));
-  std::optional<int> status = server->wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "poll did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
-TEST(PollEmfile, KeepsServingSleepsAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("poll", /*may_spin=*/false);
+  expect_clean_stop(*server);
 }
 
 }  // namespace

@@ -71,14 +71,7 @@ TEST(SelectFdSetSize, ConnectionsPastFdSetSizeAreClosedAndTheOthersKeepEchoing) 
   EXPECT_EQ(echo_problem(late, "late"), "");
 
   // SIGTERM with a thousand connections open.
-  ASSERT_TRUE(server->signal(SIGTERM));
-  std::optional<int> status = server->wait_exit(std::chrono::seconds(1));
-  ASSERT_TRUE(status.has_value()) << "select did not exit within a second of SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
-}
-
-TEST(SelectEmfile, KeepsServingSleepsAndAcceptsAgainWhenDescriptorsFreeUp) {
-  check_recovers_from_emfile("select", /*may_spin=*/false);
+  expect_clean_stop(*server);
 }
 
 }  // namespace

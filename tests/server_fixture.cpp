@@ -132,10 +132,9 @@ void ServerTest::TearDown() {
 
 Finished run_to_exit(const ServerSpec& spec, std::vector<std::string> args, Millis timeout) {
   Finished finished;
-  std::vector<std::string> all = spec_args(spec);  // a Python server's script, a shape's arguments
-  all.insert(all.end(), args.begin(), args.end());
   try {
-    ServerProcess process(binary_path(spec), std::move(all));
+    if (spec.python) args.insert(args.begin(), spec.name);  // the script, before the options
+    ServerProcess process(binary_path(spec), std::move(args));
     finished.status = process.wait_exit(timeout);
     finished.out = process.stdout_text();
     finished.err = process.stderr_text();

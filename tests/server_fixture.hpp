@@ -44,8 +44,7 @@ class ServerTest : public ::testing::TestWithParam<ServerSpec> {
 // gtest's test-name generator for the server list: "epoll_edge".
 std::string server_label(const ::testing::TestParamInfo<ServerSpec>& info);
 
-// A server run to its exit (--help, a bad option, a busy port), at most timeout: its spec's own arguments (a
-// Python server's script, a shape's flags), then args.
+// A server run to its exit (--help, a bad option, a busy port), at most timeout.
 struct Finished {
   std::optional<int> status;  // waitpid(2) status; nullopt when it did not exit in time
   std::string out;

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/fake/fake_listener.hpp"
+
 namespace lg_fake {
 
 enum class Fault {
@@ -88,24 +90,9 @@ inline int run(int argc, char** argv, Fault fault) {
   ::signal(SIGTERM, [](int) { ::_exit(0); });
   ::signal(SIGPIPE, SIG_IGN);
 
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
-    std::fprintf(stderr, "%s: --host %s: not an IPv4 address\n", argv[0], host.c_str());
-    return 2;
-  }
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  socklen_t length = sizeof address;
-  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(listener, 1024) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    std::fprintf(stderr, "%s: listen on %s:%d: %s\n", argv[0], host.c_str(), port, std::strerror(errno));
-    return 1;
-  }
-  std::printf("listening on %s:%d\n", host.c_str(), ntohs(address.sin_port));
-  std::fflush(stdout);
+  int status = 0;
+  const int listener = fake::listen_and_announce(argv[0], host, port, 1024, &status);
+  if (listener < 0) return status;
   for (;;) {
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
