@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -143,10 +144,17 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
     for (const std::string& model : known_models()) {
       if (::access((options.bin_dir + "/" + model).c_str(), X_OK) == 0) options.models.push_back(model);
     }
-    if (options.models.empty()) {
-      progress << "compare: no server binary in " << options.bin_dir << " (build them with make)\n";
-      return 1;
+  }
+  if (options.python) {
+    for (const std::string& model : python_models()) {
+      if (std::find(options.models.begin(), options.models.end(), model) == options.models.end()) {
+        options.models.push_back(model);
+      }
     }
+  }
+  if (options.models.empty()) {
+    progress << "compare: no server binary in " << options.bin_dir << " (build them with make)\n";
+    return 1;
   }
   results.models = options.models;
   for (std::size_t size : options.sizes) {

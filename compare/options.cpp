@@ -107,6 +107,8 @@ cxxopts::Options make_options() {
       ("syscalls", "count system calls per message with perf stat (skipped with a note when perf cannot)")
       ("net", "the path between load generator and server: loopback, or veth (the server in a network namespace "
               "of its own behind a veth pair; needs root)", text()->default_value("loopback"), "PATH")
+      ("python", "also run the Python tutorials' servers (py-threading, py-forking, py-pool, py-selectors, "
+                 "py-asyncio, py-gevent), after the others; they are raw echo only")
       ("h,help", "print this help");
   return options;
 }
@@ -119,6 +121,7 @@ constexpr const char* kHelpTail =
     "  compare                                         every model; 1, 50, 500 connections; 64 B; 3 s each\n"
     "  compare --models epoll,poll --connections 50    two models, one scenario\n"
     "  compare --sizes 64,16k --repeat 3 --wrk         two sizes, three runs each, wrk beside loadgen\n"
+    "  compare --models epoll,blocking-threads --python the Python servers beside two C++ ones\n"
     "\nExit status: 0 when the run completed (failed servers are reported, not fatal), 1 when results could\n"
     "not be written, 2 on bad usage.\n";
 
@@ -126,6 +129,11 @@ constexpr const char* kHelpTail =
 
 const std::vector<std::string>& known_models() {
   static const std::vector<std::string> models = model_names(ModelKind::kServer);
+  return models;
+}
+
+const std::vector<std::string>& python_models() {
+  static const std::vector<std::string> models = model_names(ModelKind::kPython);
   return models;
 }
 
@@ -250,6 +258,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     o.syscalls = parsed.count("syscalls") > 0;
     o.net = parsed["net"].as<std::string>();
     if (o.net != "loopback" && o.net != "veth") throw BadOption{"--net: '" + o.net + "' is not loopback or veth"};
+    o.python = parsed.count("python") > 0;
     if (parsed.count("out")) {
       o.out_dir = parsed["out"].as<std::string>();
       if (o.out_dir.empty()) throw BadOption{"--out: needs a directory"};

@@ -193,6 +193,20 @@ TEST(CompareOptions, ModelsOutsideTheTableAreTakenFromTheBinDir) {
   EXPECT_EQ(parsed.options.models, (std::vector<std::string>{"epoll", "my_server"}));
 }
 
+TEST(CompareOptions, PythonServersAreOptInRows) {
+  // Not in the default run: the default is every C++ server row.
+  for (const std::string& name : python_models()) {
+    EXPECT_EQ(std::count(known_models().begin(), known_models().end(), name), 0) << name;
+  }
+  EXPECT_EQ(python_models().size(), 6u);
+  EXPECT_FALSE(parse({}).options.python);
+  const ParsedCommandLine parsed = parse({"--models", "epoll", "--python"});
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_TRUE(parsed.options.python);
+  EXPECT_EQ(parsed.options.models, std::vector<std::string>{"epoll"});
+  EXPECT_NE(parse({"--help"}).help_text.find("--python"), std::string::npos);
+}
+
 TEST(CompareOptions, CpuListsTakeRanges) {
   EXPECT_EQ(parse_cpu_list("0"), std::vector<int>{0});
   EXPECT_EQ(parse_cpu_list("3,0-2"), (std::vector<int>{0, 1, 2, 3}));

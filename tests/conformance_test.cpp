@@ -393,9 +393,38 @@ TEST_P(Modes, AutoModeEchoesBytesThatAreNotAMethodRaw) {
 
 INSTANTIATE_TEST_SUITE_P(Servers, Modes, ::testing::ValuesIn(all_servers()), server_label);
 
+// A server without HTTP says so, and refuses to be asked for it rather than echo HTTP requests back raw.
+class RawOnly : public ServerTest {};
+
+TEST_P(RawOnly, ModeHttpExitsTwoWithOneLine) {
+  Finished run = run_to_exit(spec(), {"--port", "0", "--mode", "http"});
+  EXPECT_TRUE(exited_with(run.status, 2)) << status_text(run.status);
+  EXPECT_EQ(line_count(run.err), 1u) << "stderr: " << run.err;
+  EXPECT_NE(run.err.find("http"), std::string::npos) << "stderr: " << run.err;
+  EXPECT_EQ(run.out, "");
+}
+
+TEST_P(RawOnly, HelpSaysThereIsNoHttpMode) {
+  Finished run = run_to_exit(spec(), {"--help"});
+  EXPECT_TRUE(exited_with(run.status, 0)) << status_text(run.status);
+  EXPECT_NE(run.out.find("no HTTP mode"), std::string::npos) << run.out;
+}
+
+TEST_P(RawOnly, AnHttpRequestInAutoModeIsEchoedRaw) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  Client client = connect();
+  ASSERT_TRUE(client.connected()) << client.error();
+  EXPECT_TRUE(echoes(client, "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, RawOnly,
+                         ::testing::ValuesIn(servers_where([](const ServerSpec& s) { return s.python; })),
+                         server_label);
+
 class MaxConns : public ServerTest {};
 
 TEST_P(MaxConns, ConnectionOverTheLimitIsAcceptedAndClosedAtOnce) {
+  if (spec().python) GTEST_SKIP() << kNoMaxConnsSkip;
   ASSERT_NO_FATAL_FAILURE(start({"--max-conns", "2"}));
   Client a = connect();
   Client b = connect();
@@ -423,6 +452,10 @@ INSTANTIATE_TEST_SUITE_P(Servers, MaxConns,
 
 class Http : public ServerTest {
  protected:
+  void SetUp() override {
+    if (GetParam().python) GTEST_SKIP() << kRawOnlySkip;
+    ServerTest::SetUp();
+  }
   // Sends request on a new connection and reads one response.
   HttpRead exchange(Client& client, const std::string& request, bool head = false) {
     if (!client.write_all(request)) return {std::nullopt, "write: " + client.error()};

@@ -51,6 +51,10 @@ std::string describe(const CommandResult& run) {
 
 class Smoke : public ServerTest {
  protected:
+  void SetUp() override {
+    if (GetParam().python) GTEST_SKIP() << kRawOnlySkip << "; wrk and ab speak HTTP";
+    ServerTest::SetUp();
+  }
   // Pools get workers to spare over the four connections the tools open.
   void start_for_load() {
     std::vector<std::string> extra;
