@@ -73,6 +73,11 @@ cxxopts::Options make_options() {
       ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
       ("R,rate", "messages per second in total, open loop (0: closed loop)", text()->default_value("0"), "N")
       ("connect-per-message", "a new connection for every message (measures the accept path)")
+      ("idle", "also hold N connections open that never send, opened before the active ones",
+       text()->default_value("0"), "N")
+      ("slow", "also hold N connections that send one byte per --slow-interval and never finish a message",
+       text()->default_value("0"), "N")
+      ("slow-interval", "how often each --slow connection sends its byte", text()->default_value("100ms"), "T")
       ("http", "HTTP/1.1 keep-alive requests, responses parsed and checked")
       ("no-verify", "do not compare the echoed bytes with those sent")
       ("timeout", "a message unanswered this long is a timeout", text()->default_value("5s"), "T")
@@ -92,6 +97,9 @@ constexpr const char* kHelpTail =
     "  loadgen -c 100 -R 20000 -d 30s 127.0.0.1:7000       open loop at 20,000 messages/s\n"
     "  loadgen --http -s 0 -c 50 -d 10s 127.0.0.1:7000     HTTP GET keep-alive, as wrk does\n"
     "  loadgen --connect-per-message -c 20 127.0.0.1:7000  a connection per message\n"
+    "  loadgen -c 50 --idle 10000 127.0.0.1:7000           50 active beside 10,000 idle connections\n"
+    "  loadgen -c 10 --slow 500 --slow-interval 100ms 127.0.0.1:7000\n"
+    "                                                      10 active beside 500 slow senders\n"
     "\nExit status: 0 when every message came back intact, 1 when any error was counted, 2 on bad usage.\n";
 
 }  // namespace
@@ -152,6 +160,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     config.warmup = duration_option(parsed, "warmup", true);
     config.timeout = duration_option(parsed, "timeout", false);
     config.pipeline = positive_int(parsed, "pipeline", 1);
+    config.idle = positive_int(parsed, "idle", 0);
+    config.slow = positive_int(parsed, "slow", 0);
+    config.slow_interval = duration_option(parsed, "slow-interval", false);
     config.http = parsed.count("http") > 0;
     config.connect_per_message = parsed.count("connect-per-message") > 0;
     config.verify = parsed.count("no-verify") == 0;
