@@ -5,23 +5,46 @@
 #include <string>
 #include <vector>
 
+#include "compare/scenarios.hpp"
+
 namespace iomodels::compare {
 
 // Every server model in the order of DESIGN.md's table: the default order of a run and of its table.
 const std::vector<std::string>& known_models();
 
+// The defaults of a run, and of --quick; measured on the 2-CPU machine of the README (compare/README.md says why).
+inline constexpr int kDefaultRepeat = 3;
+inline constexpr std::chrono::milliseconds kDefaultDuration{1000};
+inline constexpr std::chrono::milliseconds kDefaultWarmup{250};
+inline constexpr int kQuickRepeat = 2;
+inline constexpr std::chrono::milliseconds kQuickDuration{500};
+inline constexpr std::chrono::milliseconds kQuickWarmup{200};
+// The scenarios of --quick: the properties that show as large effects.
+const std::vector<std::string>& quick_scenario_names();
+
 struct CompareOptions {
-  std::vector<std::string> models;  // empty: every known model whose binary is in bin_dir
+  // Empty: every known model whose binary is in bin_dir. A name may carry options, "epoll:--threads=2" (see
+  // parse_model_variant): each such variant is a row of its own.
+  std::vector<std::string> models;
+  // What runs. Empty: the custom scenarios of connections x sizes at rate (as the tests and old runs use).
+  std::vector<Scenario> scenarios;
   std::vector<int> connections{1, 50, 500};
   std::vector<std::size_t> sizes{64};
-  std::chrono::nanoseconds duration{std::chrono::seconds(3)};
-  std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
+  std::chrono::nanoseconds duration{kDefaultDuration};
+  std::chrono::nanoseconds warmup{kDefaultWarmup};
   int pipeline = 1;
-  double rate = 0;  // messages per second in total; 0 is a closed loop
+  double rate = 0;  // messages per second in total; 0 is a closed loop (custom scenarios only)
+  bool quick = false;
+  // Scenarios whose system calls are counted per message and per call (perf stat on every sys_enter
+  // tracepoint) in a pass of their own after the timed runs. Empty: no such pass.
+  std::vector<std::string> mix_scenarios{"busy"};
+  // A run whose load generator used at least this share of its CPUs is client-bound: its msgs/s measures the
+  // client, not the server.
+  double client_bound_share = 0.9;
   bool http = false;
   bool wrk = false;
   bool syscalls = false;
-  int repeat = 1;
+  int repeat = kDefaultRepeat;
   std::string out_dir;  // empty: results/<timestamp>/
   std::string bin_dir = "bin";  // on the command line: the directory bin/compare is in
   std::vector<int> server_cpus;  // empty with client_cpus empty: no pinning
