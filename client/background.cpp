@@ -36,7 +36,9 @@ double thread_cpu_seconds() {
 // server in --mode auto decides on raw echo at the first byte, and the echo can be checked byte by byte.
 char raw_byte(std::uint64_t index) { return static_cast<char>('a' + index % 26); }
 
-enum class State { kConnecting, kOpen, kClosed };
+// kGreeting: connected, its first byte sent (raw echo), waiting for the echo that shows the server has accepted it
+// and serves it; only then does it count as held.
+enum class State { kConnecting, kGreeting, kOpen, kClosed };
 
 struct Held {
   UniqueFd fd;
@@ -139,7 +141,13 @@ void Background::run() {
     ++pending;
   }
 
-  const std::int64_t deadline = started + plan_.connect_deadline.count();
+  const std::int64_t cap = started + plan_.connect_deadline.count();
+  // Opening thousands of connections takes a while itself (the handshakes run inline on loopback): the stall is
+  // counted from the last connect(2).
+  // A server that stops taking connections (the iterative one, a full pool) would keep the rest waiting for
+  // ever: the measured run starts once nothing has progressed for this long.
+  const std::int64_t stall = plan_.connect_stall.count();
+  std::int64_t last_progress = monotonic_ns();
   bool ready = false;
   double cpu_at_ready = 0;
   auto become_ready = [&](std::int64_t now) {
@@ -179,7 +187,7 @@ void Background::run() {
   std::vector<epoll_event> events(256);
   for (;;) {
     std::int64_t now = monotonic_ns();
-    if (!ready && (pending == 0 || now >= deadline)) {
+    if (!ready && (pending == 0 || now >= cap || now - last_progress >= stall)) {
       become_ready(now);
       slow_origin = now;
     }
@@ -206,7 +214,7 @@ void Background::run() {
       }
     }
     std::int64_t wake = -1;
-    if (!ready) wake = deadline;
+    if (!ready) wake = std::min(cap, last_progress + stall);
     if (ready && plan_.slow > 0) wake = slow_due();
     int timeout_ms = -1;
     if (wake >= 0) timeout_ms = static_cast<int>(std::max<std::int64_t>(0, (wake - now + 999'999) / 1'000'000));
@@ -223,29 +231,47 @@ void Background::run() {
       }
       Held& h = held[events[e].data.u64];
       if (h.state == State::kConnecting) {
-        --pending;
         int error = 0;
         socklen_t length = sizeof error;
         if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
         if (error != 0) {
+          --pending;
           note(std::string("connect: ") + std::strerror(error));
           h.fd.reset();
           h.state = State::kClosed;
           continue;
         }
-        h.state = State::kOpen;
+        last_progress = monotonic_ns();
         epoll_event event{};
         event.events = EPOLLIN | EPOLLRDHUP;
         event.data.u64 = events[e].data.u64;
         ::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, h.fd.get(), &event);
+        if (plan_.http) {
+          // An HTTP server answers only a whole request: there is no byte to greet it with.
+          --pending;
+          h.state = State::kOpen;
+          continue;
+        }
+        // A connect completes once the kernel has queued the connection, before the server accepts it: one byte,
+        // echoed, shows the server holds it (a thread started, a process forked, a descriptor watched).
+        const char byte = raw_byte(0);
+        if (::send(h.fd.get(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+          --pending;
+          note(std::string("send on a held connection: ") + std::strerror(errno));
+          h.fd.reset();
+          h.state = State::kClosed;
+          continue;
+        }
+        h.sent = 1;
+        h.state = State::kGreeting;
         continue;
       }
-      if (h.state != State::kOpen) continue;
+      if (h.state != State::kOpen && h.state != State::kGreeting) continue;
       // Readable: an echo of slow bytes, or the server closing (EOF, reset).
       for (;;) {
         const ssize_t n = ::recv(h.fd.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
         if (n > 0) {
-          if (h.slow && !plan_.http) {
+          if (!plan_.http) {
             for (ssize_t k = 0; k < n; ++k) {
               if (buffer[static_cast<std::size_t>(k)] != raw_byte(h.received + static_cast<std::uint64_t>(k))) {
                 ++r.mismatches;
@@ -254,15 +280,24 @@ void Background::run() {
               }
             }
           }
+          if (h.slow && !plan_.http) {
+            // The greeting's echo is not a slow byte.
+            r.slow_bytes_echoed += static_cast<std::uint64_t>(n) - (h.received == 0 ? 1 : 0);
+          }
           h.received += static_cast<std::uint64_t>(n);
-          if (h.slow) r.slow_bytes_echoed += static_cast<std::uint64_t>(n);
+          if (h.state == State::kGreeting) {
+            h.state = State::kOpen;
+            --pending;
+            last_progress = monotonic_ns();
+          }
           continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n < 0 && errno == EINTR) continue;
         // EOF or an error: the server let this connection go. Only once the run is ready does it count as the
         // server's doing during the run; before, it is a connection that was never established for long.
-        if (ready) ++r.closed_by_server;
+        if (ready && h.state == State::kOpen) ++r.closed_by_server;
+        if (h.state == State::kGreeting) --pending;
         h.fd.reset();
         h.state = State::kClosed;
         break;

@@ -29,15 +29,19 @@ struct BackgroundPlan {
   bool http = false;     // slow senders trickle a request head that never ends instead of raw bytes
   std::string host;      // for that head's Host line
   int cpu = -1;          // pin the thread here when >= 0
-  // How long to wait for every connection to be established before the measured run starts anyway: a model that
-  // accepts only some (the iterative server) leaves the rest in the listen backlog, which is its limit to show.
-  std::chrono::nanoseconds connect_deadline{std::chrono::seconds(3)};
+  // How long to wait for every connection to be held before the measured run starts anyway: at most
+  // connect_deadline, and no longer than connect_stall after the last one was. A model that takes only some (the
+  // iterative server, a full pool) leaves the rest waiting, which is its limit to show.
+  std::chrono::nanoseconds connect_deadline{std::chrono::seconds(20)};
+  std::chrono::nanoseconds connect_stall{std::chrono::seconds(1)};
 };
 
 struct BackgroundResult {
-  int idle_open = 0;           // established when the measured run started
+  // Held when the measured run started: established and, in raw echo, a first byte echoed (so the server had
+  // accepted it, not merely the kernel queued it).
+  int idle_open = 0;
   int slow_open = 0;
-  int not_established = 0;     // still connecting (or refused) when the measured run started
+  int not_established = 0;     // not held when the measured run started (waiting, refused, closed)
   int closed_by_server = 0;    // of those established, closed or reset by the server before the end
   std::uint64_t slow_bytes_sent = 0;
   std::uint64_t slow_bytes_echoed = 0;

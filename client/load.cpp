@@ -78,8 +78,6 @@ LoadResult run_load(const LoadConfig& config) {
     held.http = config.http;
     held.host = format_endpoint(config.host, config.port);
     held.cpu = config.cpus.empty() ? -1 : config.cpus.front();
-    // About a second more per 10,000 connections than a server that accepts them at once needs here.
-    held.connect_deadline = std::chrono::seconds(2) + std::chrono::microseconds(100) * (config.idle + config.slow);
     background = std::make_unique<detail::Background>(std::move(held));
     background->wait_ready();
   }

@@ -14,12 +14,12 @@ const std::vector<std::string>& known_models();
 
 // The defaults of a run, and of --quick; measured on the 2-CPU machine of the README (compare/README.md says why).
 inline constexpr int kDefaultRepeat = 3;
-inline constexpr std::chrono::milliseconds kDefaultDuration{1000};
-inline constexpr std::chrono::milliseconds kDefaultWarmup{250};
+inline constexpr std::chrono::milliseconds kDefaultDuration{800};
+inline constexpr std::chrono::milliseconds kDefaultWarmup{200};
 inline constexpr int kQuickRepeat = 2;
-inline constexpr std::chrono::milliseconds kQuickDuration{500};
-inline constexpr std::chrono::milliseconds kQuickWarmup{200};
-// The scenarios of --quick: the properties that show as large effects.
+inline constexpr std::chrono::milliseconds kQuickDuration{400};
+inline constexpr std::chrono::milliseconds kQuickWarmup{100};
+// The scenarios of --quick: all but idle-10k, whose 10,000 threads or processes take seconds per run to set up.
 const std::vector<std::string>& quick_scenario_names();
 
 struct CompareOptions {

@@ -539,6 +539,12 @@ std::string render_summary_text(const CompareResults& results) {
       << (results.options.repeat == 1 ? "" : "s") << "; best: ahead of every other model (min-max intervals "
       << "disjoint); tied: shares the lead within the noise; (c): client-bound, the load generator was saturated "
       << "so msgs/s is not the server's; limit: the model's own limit; failed: see report.md.\n";
+  std::vector<std::string> notes;
+  for (const Row& row : results.rows) {
+    const std::string note = row_note(row);
+    if (!note.empty()) notes.push_back("  " + row.summary.model + ", " + row.summary.scenario.name + ": " + note);
+  }
+  if (!notes.empty()) out << "Limits and failures:\n" << join(notes, "\n") << "\n";
   out << "Noise:\n" << noise_text(results, false);
   return out.str();
 }
