@@ -191,7 +191,10 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
   for (int cpu : calibrated) results.noise.before.push_back(calibrate_cpu(cpu));
   const CpuTimes machine_before = read_cpu_times();
 
-  const int total = static_cast<int>(options.models.size() * results.scenarios.size()) * options.repeat;
+  int total = 0;
+  for (const Scenario& scenario : results.scenarios) {
+    total += static_cast<int>(options.models.size()) * (scenario.repeat > 0 ? scenario.repeat : options.repeat);
+  }
   const double planned =
       static_cast<double>((options.warmup + options.duration * (options.wrk ? 2 : 1)).count()) / 1e9 +
       kOverheadSeconds;
@@ -203,10 +206,11 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
   // Within a scenario the runs go round the models, repeat after repeat, so that a slow minute of the machine
   // (another job, a thermal dip) hits every model alike instead of landing on one model's runs.
   for (const Scenario& scenario : results.scenarios) {
-    for (int repeat = 0; repeat < options.repeat; ++repeat) {
+    const int repeats = scenario.repeat > 0 ? scenario.repeat : options.repeat;
+    for (int repeat = 0; repeat < repeats; ++repeat) {
       for (const std::string& model : options.models) {
         std::string label = model + ", " + scenario.name;
-        if (options.repeat > 1) label += ", run " + std::to_string(repeat + 1);
+        if (repeats > 1) label += ", run " + std::to_string(repeat + 1);
         line.start_run(index++, label);
         runs.push_back(run_scenario(context, model, scenario, repeat));
         line.finish_run(runs.back());

@@ -317,6 +317,10 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
                                       : std::chrono::nanoseconds(o.quick ? kQuickWarmup : kDefaultWarmup);
     o.pipeline = int_option(parsed, "pipeline", 1);
     o.repeat = parsed.count("repeat") ? int_option(parsed, "repeat", 1) : (o.quick ? kQuickRepeat : kDefaultRepeat);
+    // An explicit --repeat applies to every scenario, idle-10k included.
+    if (parsed.count("repeat")) {
+      for (Scenario& s : o.scenarios) s.repeat = 0;
+    }
     o.wrk = parsed.count("wrk") > 0;
     o.syscalls = parsed.count("syscalls") > 0;
     if (parsed.count("out")) {

@@ -203,7 +203,9 @@ std::string verdict_digest(const CompareResults& results, const Scenario& scenar
       bool behind_all = true;
       for (const Candidate& lead : ranking.order) {
         if (std::find(ranking.tied.begin(), ranking.tied.end(), lead.model) == ranking.tied.end()) continue;
-        behind_all = behind_all && judge(lead.interval, c.interval, on_throughput) == Verdict::kFirstAhead;
+        behind_all = behind_all && judge(lead.interval, c.interval, on_throughput,
+                                         verdict_min_ratio(results, scenario.name, on_throughput)) ==
+                                       Verdict::kFirstAhead;
       }
       if (behind_all) {
         text += "; `" + best.model + "` ahead of `" + c.model + "` (" + interval_text(c.interval, unit) + ") by " +
@@ -213,7 +215,9 @@ std::string verdict_digest(const CompareResults& results, const Scenario& scenar
     }
   }
   const Candidate& last = ranking.order.back();
-  if (ranking.order.size() >= 3 && judge(best.interval, last.interval, on_throughput) == Verdict::kFirstAhead) {
+  if (ranking.order.size() >= 3 &&
+      judge(best.interval, last.interval, on_throughput, verdict_min_ratio(results, scenario.name, on_throughput)) ==
+          Verdict::kFirstAhead) {
     text += "; the " + std::string(on_throughput ? "slowest" : "costliest") + " `" + last.model + "`, " +
             interval_text(last.interval, unit) + ", " + fixed(lead_ratio(best.interval, last.interval, on_throughput), 1) +
             "× " + (on_throughput ? "fewer" : "more") + " than `" + best.model + "`";
@@ -536,8 +540,8 @@ std::string render_summary_text(const CompareResults& results) {
   std::ostringstream out;
   out << render_text(summary_matrix(results));
   out << "Each cell: the median of " << results.options.repeat << " interleaved run"
-      << (results.options.repeat == 1 ? "" : "s") << "; best: ahead of every other model (min-max intervals "
-      << "disjoint); tied: shares the lead within the noise; (c): client-bound, the load generator was saturated "
+      << (results.options.repeat == 1 ? "" : "s") << " (idle-10k: its own count, see report.md); best: ahead of every "
+      << "other model (min-max intervals disjoint, lead beyond the scenario's run-to-run spread); tied: shares the lead within the noise; (c): client-bound, the load generator was saturated "
       << "so msgs/s is not the server's; limit: the model's own limit; failed: see report.md.\n";
   std::vector<std::string> notes;
   for (const Row& row : results.rows) {
@@ -729,10 +733,18 @@ std::string report_markdown(const CompareResults& results) {
        << "variant's). " << o.repeat << (o.repeat == 1 ? " run" : " runs") << " per model and scenario, interleaved: "
        << "within a scenario the runs go round the models, repeat after repeat. Every figure is the median of the "
        << "runs; the interval in brackets is the lowest and the highest run (min-max). A model is said to be ahead of "
-       << "another only when their intervals do not overlap; otherwise they are tied within the noise. With "
+       << "another only when their intervals do not overlap and the lead is larger than the scenario's same-model "
+       << "run-to-run spread (see Noise); otherwise they are tied within the noise. With "
        << o.repeat << " runs each, two identical models show disjoint intervals by chance in about "
-       << (o.repeat == 2 ? "33" : o.repeat == 3 ? "10" : o.repeat == 4 ? "3" : "1") << " % of pairs. "
-       << "The whole comparison took " << fixed(results.elapsed_s, 0) << " s.\n\n";
+       << (o.repeat == 2 ? "33" : o.repeat == 3 ? "10" : o.repeat == 4 ? "3" : "1") << " % of pairs (before the "
+       << "spread rule). ";
+  for (const Scenario& scenario : results.scenarios) {
+    if (scenario.repeat > 0 && scenario.repeat != o.repeat) {
+      text << scenario.name << " runs " << scenario.repeat << " times per model: its set-up (10,000 threads or "
+           << "processes for some models) costs up to half a minute per run here. ";
+    }
+  }
+  text << "The whole comparison took " << fixed(results.elapsed_s, 0) << " s.\n\n";
 
   text << "## Summary\n\n" << render_markdown(summary_matrix(results)) << "\n";
   text << "Each cell is the scenario's key figure (median): msgs/s where the point is throughput or being served at "

@@ -270,7 +270,11 @@ Ranking rank_scenario(const CompareResults& results, const Scenario& scenario, b
       candidates.push_back({row->summary.model, row->cpu_us_per_msg});
     }
   }
-  return rank(std::move(candidates), on_throughput);
+  return rank(std::move(candidates), on_throughput, verdict_min_ratio(results, scenario.name, on_throughput));
+}
+
+double verdict_min_ratio(const CompareResults& results, const std::string& scenario, bool on_throughput) {
+  return 1.0 + median_relative_spread(results, scenario, on_throughput);
 }
 
 std::vector<PairVerdict> all_verdicts(const CompareResults& results) {
@@ -285,6 +289,7 @@ std::vector<PairVerdict> all_verdicts(const CompareResults& results) {
           if (c.model == model) in_order.push_back(&c);
         }
       }
+      const double min_ratio = verdict_min_ratio(results, scenario.name, on_throughput);
       for (std::size_t i = 0; i < in_order.size(); ++i) {
         for (std::size_t j = i + 1; j < in_order.size(); ++j) {
           PairVerdict v;
@@ -292,7 +297,7 @@ std::vector<PairVerdict> all_verdicts(const CompareResults& results) {
           v.metric = on_throughput ? "msgs_per_s" : "cpu_us_per_msg";
           v.a = in_order[i]->model;
           v.b = in_order[j]->model;
-          v.verdict = judge(in_order[i]->interval, in_order[j]->interval, on_throughput);
+          v.verdict = judge(in_order[i]->interval, in_order[j]->interval, on_throughput, min_ratio);
           v.ratio = lead_ratio(in_order[i]->interval, in_order[j]->interval, on_throughput);
           verdicts.push_back(v);
         }

@@ -93,6 +93,8 @@ const Row* find_row(const CompareResults& results, const std::string& model, con
 std::vector<PairVerdict> all_verdicts(const CompareResults& results);
 // The ranking of a scenario on one metric, as the reading and the summary's marks use it.
 Ranking rank_scenario(const CompareResults& results, const Scenario& scenario, bool on_throughput);
+// The least lead a verdict in this scenario and metric needs: 1 + its same-model spread.
+double verdict_min_ratio(const CompareResults& results, const std::string& scenario, bool on_throughput);
 // The same-model spread of a scenario: the median over its rows of (max - min) / median, for msgs/s and for CPU.
 double median_relative_spread(const CompareResults& results, const std::string& scenario, bool on_throughput);
 

@@ -55,6 +55,7 @@ std::vector<Scenario> make_named() {
   s.name = "idle-10k";
   s.connections = 50;
   s.idle = 10000;
+  s.repeat = 2;
   s.shows = "O(ready) against O(n): select's and poll's cost per round grows with every idle connection, epoll's "
             "does not; thread per connection holds 10,000 threads; select refuses descriptors past FD_SETSIZE";
   s.key = KeyFigure::kCpuPerMessage;

@@ -29,6 +29,9 @@ struct Scenario {
   std::chrono::nanoseconds slow_interval{std::chrono::milliseconds(100)};
   std::string shows;            // one line: what it shows
   KeyFigure key = KeyFigure::kCpuPerMessage;
+  // Runs per model; 0: CompareOptions::repeat. idle-10k runs fewer by default: its set-up (10,000 threads or
+  // processes for some models) costs up to half a minute per run on a shared 2-CPU machine.
+  int repeat = 0;
 
   bool open_loop() const { return rate > 0; }
 };

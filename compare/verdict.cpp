@@ -25,8 +25,9 @@ const char* to_string(Verdict verdict) {
   return "?";
 }
 
-Verdict judge(const Interval& a, const Interval& b, bool higher_is_better) {
+Verdict judge(const Interval& a, const Interval& b, bool higher_is_better, double min_ratio) {
   if (a.runs < 2 || b.runs < 2) return Verdict::kTie;
+  if (lead_ratio(a, b, higher_is_better) < min_ratio) return Verdict::kTie;
   if (a.low > b.high) return higher_is_better ? Verdict::kFirstAhead : Verdict::kSecondAhead;
   if (b.low > a.high) return higher_is_better ? Verdict::kSecondAhead : Verdict::kFirstAhead;
   return Verdict::kTie;
@@ -39,7 +40,7 @@ double lead_ratio(const Interval& a, const Interval& b, bool higher_is_better) {
   return small > 0 ? big / small : 0;
 }
 
-Ranking rank(std::vector<Candidate> candidates, bool higher_is_better) {
+Ranking rank(std::vector<Candidate> candidates, bool higher_is_better, double min_ratio) {
   Ranking ranking;
   std::stable_sort(candidates.begin(), candidates.end(), [higher_is_better](const Candidate& x, const Candidate& y) {
     return higher_is_better ? x.interval.median > y.interval.median : x.interval.median < y.interval.median;
@@ -49,7 +50,7 @@ Ranking rank(std::vector<Candidate> candidates, bool higher_is_better) {
   const Candidate& best = ranking.order.front();
   ranking.best_alone = ranking.order.size() > 1 || best.interval.runs >= 2;
   for (std::size_t i = 1; i < ranking.order.size(); ++i) {
-    if (judge(best.interval, ranking.order[i].interval, higher_is_better) != Verdict::kFirstAhead) {
+    if (judge(best.interval, ranking.order[i].interval, higher_is_better, min_ratio) != Verdict::kFirstAhead) {
       ranking.best_alone = false;
       ranking.tied.push_back(ranking.order[i].model);
     }

@@ -22,9 +22,12 @@ Interval interval_of(std::vector<double> values);
 enum class Verdict { kTie, kFirstAhead, kSecondAhead };
 const char* to_string(Verdict verdict);
 
-// Whether a is ahead of b, b of a, or neither: ahead only when the intervals are disjoint and each rests on at
-// least two runs (a single run has no spread to judge by). higher_is_better: msgs/s; otherwise CPU per message.
-Verdict judge(const Interval& a, const Interval& b, bool higher_is_better);
+// Whether a is ahead of b, b of a, or neither: ahead only when the intervals are disjoint, each rests on at
+// least two runs (a single run has no spread to judge by), and the better median is at least min_ratio times the
+// other (the comparison passes 1 + the scenario's measured same-model spread: a lead smaller than what one model
+// moves by from run to run is not stated, even when a few runs happened to fall apart). higher_is_better: msgs/s;
+// otherwise CPU per message.
+Verdict judge(const Interval& a, const Interval& b, bool higher_is_better, double min_ratio = 1.0);
 
 // By how much the better one is ahead: the ratio of the medians, >= 1.
 double lead_ratio(const Interval& a, const Interval& b, bool higher_is_better);
@@ -41,6 +44,6 @@ struct Ranking {
   bool best_alone = false;
   std::vector<std::string> tied;
 };
-Ranking rank(std::vector<Candidate> candidates, bool higher_is_better);
+Ranking rank(std::vector<Candidate> candidates, bool higher_is_better, double min_ratio = 1.0);
 
 }  // namespace iomodels::compare

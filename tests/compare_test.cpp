@@ -438,6 +438,9 @@ TEST(CompareVerdict, OverlappingIntervalsAreATieDisjointOnesAVerdict) {
   // Touching ends overlap; one run has no spread to judge by.
   EXPECT_EQ(judge(interval_of({1, 2}), interval_of({2, 3}), true), Verdict::kTie);
   EXPECT_EQ(judge(interval_of({1}), interval_of({5}), true), Verdict::kTie);
+  // Disjoint, but a lead smaller than the scenario's run-to-run spread is no verdict.
+  EXPECT_EQ(judge(interval_of({100, 101}), interval_of({102, 103}), true, 1.05), Verdict::kTie);
+  EXPECT_EQ(judge(interval_of({100, 101}), interval_of({110, 111}), true, 1.05), Verdict::kSecondAhead);
   EXPECT_EQ(interval_of({}).runs, 0);
   EXPECT_DOUBLE_EQ(interval_of({4, 1, 3, 2}).median, 2.5);
 }
