@@ -24,7 +24,8 @@ CXXFLAGS ?= $(OPT) -g
 CFLAGS ?= $(OPT) -g
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INCLUDE := /usr/share/include/llhttp
-override CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -pthread -MMD -MP -I. -isystem $(LLHTTP_INCLUDE)
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -pthread -MMD -MP -I. -isystem $(LLHTTP_INCLUDE) \
+                    -I$(BUILD_DIR)/gen
 override CFLAGS += -pthread -MMD -MP -isystem $(LLHTTP_INCLUDE)
 override LDFLAGS += -pthread
 ifneq ($(SAN),)
@@ -44,31 +45,18 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-# ---- binaries: name, main source, extra link libraries ----------------------------------------------------
-# A binary is built when its main source exists, so a model joins the build by adding its file.
-SERVERS := blocking blocking-threads blocking-fork blocking-pool blocking-prefork \
-           nonblocking select poll epoll sigio aio io_uring libevent libuv coroutine
-main_blocking         := blocking/blocking.cpp
-main_blocking-threads := blocking/threads.cpp
-main_blocking-fork    := blocking/fork.cpp
-main_blocking-pool    := blocking/pool.cpp
-main_blocking-prefork := blocking/prefork.cpp
-main_nonblocking      := nonblocking/nonblocking.cpp
-main_select           := select/select.cpp
-main_poll             := poll/poll.cpp
-main_epoll            := epoll/epoll.cpp
-main_sigio            := signal/sigio.cpp
-main_aio              := async/aio.cpp
-main_io_uring         := async/io_uring.cpp
-main_libevent         := libevent/libevent.cpp
-main_libuv            := libuv/libuv.cpp
-main_coroutine        := coroutine/coroutine.cpp
+# ---- binaries ------------------------------------------------------------------------------------------
+# Every `server` row of models.txt is a binary: bin/NAME from its main source, linked with its libraries. A model
+# joins the build (and the tests and the comparison) by its row there; docs/DESIGN.md says how to add one.
+comma := ,
+MODEL_ROWS := $(shell grep -v '^[[:space:]]*\#' models.txt | awk '$$2 == "server" { print $$1 "@" $$3 "@" $$7 }')
+row_field = $(word $(2),$(subst @, ,$(1)))
+SERVERS := $(foreach r,$(MODEL_ROWS),$(call row_field,$(r),1))
+$(foreach r,$(MODEL_ROWS),$(eval main_$(call row_field,$(r),1) := $(call row_field,$(r),2)))
+$(foreach r,$(MODEL_ROWS),$(eval libs_$(call row_field,$(r),1) := \
+  $(addprefix -l,$(subst $(comma), ,$(filter-out -,$(call row_field,$(r),3))))))
 main_loadgen          := client/main.cpp
 main_compare          := compare/main.cpp
-libs_aio              := -lrt
-libs_io_uring         := -luring
-libs_libevent         := -levent
-libs_libuv            := -luv
 
 ALL_MAINS := $(foreach b,$(SERVERS) loadgen compare,$(main_$(b)))
 BUILT_SERVERS := $(foreach b,$(SERVERS),$(if $(wildcard $(main_$(b))),$(b)))
@@ -85,6 +73,11 @@ LLHTTP_OBJS := $(BUILD_DIR)/llhttp/api.o $(BUILD_DIR)/llhttp/http.o $(BUILD_DIR)
 CLIENT_SRCS := $(filter-out client/main.cpp,$(wildcard client/*.cpp))
 CLIENT_LIB := $(BUILD_DIR)/libloadgen.a
 COMPARE_SRCS := $(filter-out compare/main.cpp,$(wildcard compare/*.cpp))
+# Runs servers from the outside (the model list, starting, watching and measuring a process): compare and tests.
+HARNESS_SRCS := $(wildcard harness/*.cpp)
+HARNESS_LIB := $(BUILD_DIR)/libharness.a
+# models.txt compiled in, as a raw string literal harness/models.cpp includes.
+MODELS_INC := $(BUILD_DIR)/gen/models_table.inc
 
 TEST_SRCS := $(wildcard tests/*.cpp)
 TEST_BIN := $(BUILD_DIR)/tests/iomodels_tests
@@ -119,6 +112,16 @@ $(CLIENT_LIB): $(call obj,$(CLIENT_SRCS))
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(HARNESS_LIB): $(call obj,$(HARNESS_SRCS))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(MODELS_INC): models.txt
+	$(call say,GEN,$@)
+	$(Q)mkdir -p $(@D) && { printf 'R"IOMODELS('; cat $<; printf ')IOMODELS"\n'; } > $@
+
+$(call obj,harness/models.cpp): $(MODELS_INC)
+
 define server_rule
 $(BIN_DIR)/$(1): $(call obj,$(main_$(1)) $(call family_srcs,$(main_$(1)))) $(COMMON_LIB)
 	$$(call say,LD,$$@)
@@ -130,7 +133,7 @@ $(BIN_DIR)/loadgen: $(call obj,client/main.cpp) $(CLIENT_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
 
-$(BIN_DIR)/compare: $(call obj,compare/main.cpp $(COMPARE_SRCS)) $(CLIENT_LIB) $(COMMON_LIB)
+$(BIN_DIR)/compare: $(call obj,compare/main.cpp $(COMPARE_SRCS)) $(HARNESS_LIB) $(CLIENT_LIB) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -o $@
 
@@ -138,7 +141,7 @@ $(BUILD_DIR)/tests/fake/%: $(BUILD_DIR)/tests/fake/%.o $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
 
-$(TEST_BIN): $(call obj,$(TEST_SRCS) $(COMPARE_SRCS)) $(if $(CLIENT_SRCS),$(CLIENT_LIB)) $(COMMON_LIB)
+$(TEST_BIN): $(call obj,$(TEST_SRCS) $(COMPARE_SRCS)) $(HARNESS_LIB) $(if $(CLIENT_SRCS),$(CLIENT_LIB)) $(COMMON_LIB)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(@D) && $(CXX) $(LDFLAGS) $^ -lgtest -lgmock -o $@
 

@@ -26,7 +26,6 @@
 #include <aio.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +41,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
+#include "common/output_slice.hpp"
 #include "common/server.hpp"
 
 using namespace iomodels;
@@ -57,10 +58,6 @@ const int kAcceptSignal = SIGRTMIN + 2;
 constexpr std::size_t kDefaultConnectionLimit = 1024;
 // Every connection always has a read outstanding, so its read buffer is always allocated: keep it modest.
 constexpr std::size_t kReadSize = 16 * 1024;
-// The largest slice of output copied out of the session for one write.
-constexpr std::size_t kWriteSize = kReadChunk;
-// Out of descriptors: how long the accept thread waits unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 // Shutdown: how long to wait for the helpers to finish the requests they are running.
 constexpr auto kDrainDeadline = std::chrono::milliseconds(500);
 
@@ -87,8 +84,7 @@ struct Connection {
   Request read;
   Request write;
   std::unique_ptr<char[]> input;
-  std::vector<char> output;  // the slice of session output being written
-  std::size_t output_written = 0;
+  OutputSlice output;  // the slice of session output being written
   bool closing = false;
 };
 
@@ -139,19 +135,10 @@ class AioServer {
   void accept_loop() {
     for (;;) {
       UniqueFd socket(accept_connection(server_.listener.get(), /*nonblocking=*/false));
-      if (stopping_.load()) return;
+      if (stopping_.load()) return;  // stop() shut the listener down: accept failed with EINVAL, or raced it
       if (!socket) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kShedLoad:
-            wait_for_descriptors("accept", err);
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
+        if (accept_failed(errno) == AcceptResult::kShed) wait_for_descriptors();
+        continue;
       }
       // Made here rather than on the main thread, so that the connection waits for a free descriptor (rather than
       // being dropped) when accept(2) took the last one.
@@ -159,7 +146,9 @@ class AioServer {
       while (!(writer = UniqueFd(fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)))) {
         const int err = errno;
         if (classify_errno(err) != ErrnoClass::kShedLoad) die_errno("fcntl F_DUPFD_CLOEXEC", err);
-        wait_for_descriptors("dup", err);
+        if (!dup_failure_logged_) log_errno("fcntl F_DUPFD_CLOEXEC (waiting for a free descriptor; logged once)", err);
+        dup_failure_logged_ = true;
+        wait_for_descriptors();
         if (stopping_.load()) return;
       }
       {
@@ -172,9 +161,7 @@ class AioServer {
   }
 
   // Out of descriptors: keep serving, and try again once a connection closes or the pause ends.
-  void wait_for_descriptors(const char* call, int err) {
-    if (!shedding_logged_) log_errno(std::string(call) + " (pausing until descriptors free up)", err);
-    shedding_logged_ = true;
+  void wait_for_descriptors() {
     std::unique_lock lock(mutex_);
     const auto closed = closed_;
     freed_.wait_for(lock, kShedLoadPause, [&] { return closed_ != closed || stopping_.load(); });
@@ -230,8 +217,7 @@ class AioServer {
       return;
     }
     // A short write leaves the rest of the slice, which pump() writes next: bytes leave in order.
-    connection.output_written += static_cast<std::size_t>(n);
-    connection.session.consume_output(static_cast<std::size_t>(n));
+    connection.output.sent(connection.session, static_cast<std::size_t>(n));
   }
 
   // Asks for whatever the connection needs next, or closes it.
@@ -252,16 +238,9 @@ class AioServer {
   }
 
   void write_next(Connection& connection) {
-    if (connection.output_written == connection.output.size()) {
-      const auto pending = connection.session.pending_output();
-      if (pending.empty()) return;
-      const std::size_t n = std::min(pending.size(), kWriteSize);
-      connection.output.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
-      connection.output_written = 0;
-    }
-    char* rest = connection.output.data() + connection.output_written;
-    submit(connection.write, connection.write_fd.get(), rest, connection.output.size() - connection.output_written,
-           aio_write, "aio_write");
+    const std::span<char> rest = connection.output.next(connection.session);
+    if (rest.empty()) return;
+    submit(connection.write, connection.write_fd.get(), rest.data(), rest.size(), aio_write, "aio_write");
   }
 
   void submit(Request& request, int fd, char* buffer, std::size_t size, int (*start)(aiocb*), const char* call) {
@@ -341,7 +320,7 @@ class AioServer {
   std::mutex mutex_;
   std::condition_variable freed_;
   unsigned long closed_ = 0;
-  bool shedding_logged_ = false;  // the accept thread's
+  bool dup_failure_logged_ = false;  // the accept thread's
   // Connections the accept thread has handed over and the main thread not yet taken.
   struct Accepted {
     UniqueFd socket;

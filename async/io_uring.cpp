@@ -27,7 +27,6 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -42,7 +41,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
+#include "common/output_slice.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
 
@@ -58,10 +59,6 @@ constexpr unsigned kBufferSize = 16 * 1024;
 constexpr unsigned short kBufferGroup = 0;
 // Single-shot recv: each connection's own buffer.
 constexpr std::size_t kReceiveSize = 16 * 1024;
-// The largest slice of output copied out of the session for one send.
-constexpr std::size_t kSendSize = kReadChunk;
-// Out of descriptors: how long accepting pauses unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 // Shutdown: how long to wait for the kernel to hand back cancelled requests.
 constexpr auto kDrainDeadline = std::chrono::milliseconds(500);
 
@@ -158,8 +155,7 @@ struct Connection {
   UniqueFd fd;
   Session session;
   std::unique_ptr<char[]> input;  // single-shot recv only
-  std::vector<char> output;       // the slice of session output being sent
-  std::size_t output_sent = 0;
+  OutputSlice output;             // the slice of session output being sent
   bool receiving = false;   // a recv (multishot or not) is in flight
   bool cancelling = false;  // asked to cancel the multishot recv (backpressure)
   bool sending = false;
@@ -251,16 +247,9 @@ class UringLoop {
   }
 
   void send_next(std::uint32_t slot, Connection& connection) {
-    if (connection.output_sent == connection.output.size()) {
-      const auto pending = connection.session.pending_output();
-      if (pending.empty()) return;
-      const std::size_t n = std::min(pending.size(), kSendSize);
-      connection.output.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
-      connection.output_sent = 0;
-    }
-    io_uring_prep_send(next_sqe(tag(Op::kSend, slot)), connection.fd.get(),
-                       connection.output.data() + connection.output_sent,
-                       connection.output.size() - connection.output_sent, MSG_NOSIGNAL);
+    const std::span<char> rest = connection.output.next(connection.session);
+    if (rest.empty()) return;
+    io_uring_prep_send(next_sqe(tag(Op::kSend, slot)), connection.fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
     connection.sending = true;
   }
 
@@ -320,18 +309,7 @@ class UringLoop {
         add_connection(std::move(fd));
       }
     } else if (res != -ECANCELED) {
-      switch (classify_errno(-res)) {
-        case ErrnoClass::kRetry:
-        case ErrnoClass::kPeerGone:
-          break;
-        case ErrnoClass::kShedLoad:
-          if (!shedding_logged_) log_errno("accept (pausing until descriptors free up)", -res);
-          shedding_logged_ = true;
-          pause_accepting();
-          break;
-        case ErrnoClass::kBug:
-          die_errno("accept", -res);
-      }
+      if (accept_failed(-res) == AcceptResult::kShed) pause_accepting();
     }
     if (!accept_armed_ && !accept_paused_ && !stopping_) arm_accept();
   }
@@ -378,8 +356,7 @@ class UringLoop {
       return;
     }
     // A short send leaves the rest of the slice, which pump() sends next: bytes leave in order.
-    connection.output_sent += static_cast<std::size_t>(res);
-    connection.session.consume_output(static_cast<std::size_t>(res));
+    connection.output.sent(connection.session, static_cast<std::size_t>(res));
   }
 
   // Submits what the connection needs next, or closes it.
@@ -490,7 +467,6 @@ class UringLoop {
   bool stopping_ = false;
   bool accept_armed_ = false;
   bool accept_paused_ = false;
-  bool shedding_logged_ = false;
   __kernel_timespec pause_{};  // read by the kernel when the timeout is submitted
 };
 
@@ -505,35 +481,33 @@ int main(int argc, char** argv) {
       .threads_help = "event loops, each with its own thread, ring and SO_REUSEPORT listener",
       .flags = {{"single-shot", "no multishot or provided buffers: one accept and one recv per submission"}},
   };
-  // start_server's steps, with the rings made between bind and banner: where io_uring is unavailable the server
-  // exits 1 without ever claiming to listen (and a busy port is still reported as such).
-  init_process_signals();
-  Server server;
-  server.options = parse_server_options(argc, argv, model);
-  server.session = SessionConfig{server.options.mode, server.options.max_body};
-  const ListenerConfig config{.reuseport = true};
+  // The rings are made before the banner: where io_uring is unavailable the server exits 1 without ever claiming
+  // to listen (and a busy port is still reported as such).
+  // The loops keep a reference to their settings: a copy that stays put (start_server's result may move).
+  Server settings;
   std::vector<UniqueFd> listeners;
-  listeners.push_back(open_listener(server.options, config));
-  for (int i = 1; i < server.options.threads; ++i) {
-    listeners.push_back(open_listener_on_same_port(listeners.front().get(), server.options, config));
-  }
-  const bool single_shot = server.options.flag("single-shot");
-  auto first = std::make_unique<UringLoop>(server, single_shot);
-  log_message(first->path());
-  // Each further loop makes its ring on its own thread: a ring set up with IORING_SETUP_SINGLE_ISSUER belongs to the
-  // thread that created it. Every loop has its descriptors before any loop accepts (and before the banner), so that
-  // none finds them all taken. jthread joins when the vector goes out of scope, after loop 0 has returned.
-  std::latch made(static_cast<std::ptrdiff_t>(listeners.size() - 1));
-  std::vector<std::jthread> loops;
-  for (std::size_t i = 1; i < listeners.size(); ++i) {
-    loops.emplace_back([&server, &listeners, &made, i, single_shot] {
-      UringLoop loop(server, single_shot);
-      made.count_down();
-      loop.run(std::move(listeners[i]));
-    });
-  }
-  made.wait();
-  print_banner(listeners.front().get());
+  std::unique_ptr<UringLoop> first;
+  std::vector<std::jthread> loops;  // joined when it goes out of scope, after loop 0 has returned
+  start_server(argc, argv, model, {.listener_per_thread = true}, [&](Server& started) {
+    settings.options = started.options;
+    settings.session = started.session;
+    listeners = open_listeners(started, started.options.threads);
+    const bool single_shot = settings.options.flag("single-shot");
+    first = std::make_unique<UringLoop>(settings, single_shot);
+    log_message(first->path());
+    // Each further loop makes its ring on its own thread: a ring set up with IORING_SETUP_SINGLE_ISSUER belongs to
+    // the thread that created it. Every loop has its descriptors before any loop accepts (and before the banner),
+    // so that none finds them all taken.
+    std::latch made(static_cast<std::ptrdiff_t>(listeners.size() - 1));
+    for (std::size_t i = 1; i < listeners.size(); ++i) {
+      loops.emplace_back([&settings, &listeners, &made, i, single_shot] {
+        UringLoop loop(settings, single_shot);
+        made.count_down();
+        loop.run(std::move(listeners[i]));
+      });
+    }
+    made.wait();
+  });
   first->run(std::move(listeners.front()));
   return 0;
 }

@@ -20,9 +20,6 @@ int main(int argc, char** argv) {
                                    .name = "blocking",
                                    .summary = "iterative: accept one connection, serve it to the end, accept the next",
                                    .limit = "serves one client at a time; others wait in the listen backlog",
-                                   .default_threads = 0,  // --threads is rejected: no worker count
-                                   .threads_help = "",
-                                   .flags = {},
                                });
   // SIGINT/SIGTERM shut the listener and the connection being served down, so whichever call blocks returns.
   BlockingShutdown shutdown(server.listener.get());

@@ -1,47 +1,25 @@
 #include "blocking/connection.hpp"
 
 #include <cerrno>
-#include <chrono>
 #include <thread>
 
-#include "common/errors.hpp"
+#include "common/accept.hpp"
 #include "common/listener.hpp"
 #include "common/socket_io.hpp"
 
 namespace iomodels {
-namespace {
-
-// How long accept waits after EMFILE and its kind. A blocking server has no event that says "a descriptor has
-// been freed": the listener stays readable (the connection is still in the backlog), so retrying at once would
-// spin at 100% CPU. Other threads or processes go on serving meanwhile and free descriptors as they finish.
-constexpr auto kShedLoadBackoff = std::chrono::milliseconds(20);
-
-}  // namespace
 
 UniqueFd accept_blocking(int listen_fd) {
-  bool shedding = false;
   for (;;) {
-    const int fd = accept_connection(listen_fd, /*nonblocking=*/false);
-    if (fd >= 0) return UniqueFd(fd);
-    const int err = errno;
-    switch (classify_errno(err)) {
-      case ErrnoClass::kRetry:
-      case ErrnoClass::kPeerGone:
-        // accept(2) reports network errors already pending on the new connection (ENETDOWN, EHOSTUNREACH, ...);
-        // that connection is lost, the listener is fine.
-        continue;
-      case ErrnoClass::kShedLoad:
-        // One line per episode, not one per retry.
-        if (!shedding) log_errno("accept", err);
-        shedding = true;
-        std::this_thread::sleep_for(kShedLoadBackoff);
-        continue;
-      case ErrnoClass::kBug:
-        // Linux fails accept(2) with EINVAL on a listener that is no longer listening, which is what
-        // BlockingShutdown's shutdown(2) of the listener does to it.
-        if (err == EINVAL) return UniqueFd();
-        die_errno("accept", err);
-    }
+    UniqueFd connection(accept_connection(listen_fd, /*nonblocking=*/false));
+    if (connection) return connection;
+    // Linux fails accept(2) with EINVAL on a listener that is no longer listening, which is what
+    // BlockingShutdown's shutdown(2) of the listener does to it.
+    if (errno == EINVAL) return UniqueFd();
+    // Out of descriptors: a blocking server has no event that says "a descriptor has been freed", and the listener
+    // stays readable (the connection is still in the backlog), so retrying at once would spin at 100% CPU. Other
+    // threads or processes go on serving meanwhile and free descriptors as they finish.
+    if (accept_failed(errno) == AcceptResult::kShed) std::this_thread::sleep_for(kShedLoadPause);
   }
 }
 

@@ -65,9 +65,6 @@ int main(int argc, char** argv) {
                                    .name = "blocking-fork",
                                    .summary = "a process per connection, forked on accept",
                                    .limit = "one thread/process per connection: memory and scheduler bound",
-                                   .default_threads = 0,  // --threads is rejected: no worker count
-                                   .threads_help = "",
-                                   .flags = {},
                                });
   Children children;
   // The watcher reaps on SIGCHLD, and on SIGINT/SIGTERM passes SIGTERM on to every child before it shuts the

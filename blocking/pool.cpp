@@ -82,7 +82,6 @@ int main(int argc, char** argv) {
                                    .limit = "serves --threads clients at a time; others wait",
                                    .default_threads = 5,
                                    .threads_help = "worker threads, each serving one connection at a time",
-                                   .flags = {},
                                });
   BlockingShutdown shutdown(server.listener.get());
   ConnectionQueue queue;

@@ -25,8 +25,6 @@
 
 #include "blocking/connection.hpp"
 #include "common/errors.hpp"
-#include "common/listener.hpp"
-#include "common/options.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
 
@@ -66,10 +64,16 @@ std::span<std::atomic<int>> map_busy_flags(int workers) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // start_server's steps, but the banner waits until every worker has been forked: a server that says it is
-  // listening then has all its processes, and no thread exists yet when they are forked.
-  init_process_signals();
-  const ServerOptions options = parse_server_options(
+  std::vector<pid_t> pids;  // by slot; -1 for a slot whose worker could not be forked
+  std::span<std::atomic<int>> busy;
+  const auto start_worker = [&](Server& server, std::size_t slot) {
+    pids[slot] = fork();
+    if (pids[slot] == 0) run_worker(server, busy, slot);
+    if (pids[slot] < 0) log_errno("fork", errno);
+  };
+  // The workers are forked before the banner: a server that says it is listening then has all its processes, and
+  // no thread exists yet when they are forked.
+  Server server = start_server(
       argc, argv,
       ModelInfo{
           .name = "blocking-prefork",
@@ -77,21 +81,13 @@ int main(int argc, char** argv) {
           .limit = "serves --threads clients at a time; others wait (a worker that dies unexpectedly is replaced)",
           .default_threads = 5,
           .threads_help = "worker processes, each serving one connection at a time",
-          .flags = {},
+      },
+      {}, [&](Server& started) {
+        pids.assign(static_cast<std::size_t>(started.options.threads), -1);
+        busy = map_busy_flags(started.options.threads);
+        for (std::size_t slot = 0; slot < pids.size(); ++slot) start_worker(started, slot);
       });
-  raise_open_file_limit();
-  Server server{options, SessionConfig{options.mode, options.max_body}, open_listener(options)};
-  const auto workers = static_cast<std::size_t>(options.threads);
-  const std::span<std::atomic<int>> busy = map_busy_flags(options.threads);
-
-  std::vector<pid_t> pids(workers, -1);  // by slot; -1 for a slot whose worker could not be forked
-  const auto start_worker = [&](std::size_t slot) {
-    pids[slot] = fork();
-    if (pids[slot] == 0) run_worker(server, busy, slot);
-    if (pids[slot] < 0) log_errno("fork", errno);
-  };
-  for (std::size_t slot = 0; slot < workers; ++slot) start_worker(slot);
-  print_banner(server.listener.get());
+  const std::size_t workers = pids.size();
 
   // The watcher thread only wakes this one, which owns the worker table, on SIGCHLD and at shutdown. A worker
   // that died before the watcher started left its SIGCHLD pending (it is blocked), so it is not missed.
@@ -119,7 +115,7 @@ int main(int argc, char** argv) {
       for (std::size_t slot = 0; slot < workers; ++slot) {
         if (pids[slot] != pid) continue;
         log_message("worker " + std::to_string(pid) + " died; starting a new one");
-        start_worker(slot);
+        start_worker(server, slot);
       }
     }
   }

@@ -84,9 +84,6 @@ int main(int argc, char** argv) {
           .name = "blocking-threads",
           .summary = "a thread per connection, each blocking in recv and send for its own client",
           .limit = "one thread per connection: memory and scheduler bound",
-          .default_threads = 0,  // --threads is rejected: no worker count
-          .threads_help = "",
-          .flags = {},
       });
   BlockingShutdown shutdown(server.listener.get());
   ConnectionThreads threads;

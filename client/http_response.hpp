@@ -1,6 +1,6 @@
 // Parsing the head of an HTTP/1.1 response as it arrives, in pieces of any size.
 //
-// The load generator only needs what the suite's servers send (PROTOCOL.md, HTTP echo): a status line, headers,
+// The load generator only needs what the suite's servers send (docs/PROTOCOL.md, HTTP echo): a status line, headers,
 // and a body framed by Content-Length. The body itself is not parsed here: the engine compares it byte for byte
 // with what it sent, as it does for raw echo.
 #pragma once

@@ -1,6 +1,7 @@
 #include "common/buffer.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <utility>
 
@@ -15,11 +16,13 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 }
 
 void Buffer::consume(std::size_t n) {
-  read_index_ += std::min(n, size());
+  assert(n <= size() && "consume past the readable bytes");
+  read_index_ += n;
   if (read_index_ == write_index_) clear();
 }
 
 std::span<char> Buffer::writable(std::size_t min_bytes, std::size_t max_bytes) {
+  assert(min_bytes <= max_bytes && "writable: min_bytes over max_bytes");
   if (capacity_ - write_index_ < min_bytes) {
     const std::size_t live = size();
     if (capacity_ - live >= min_bytes && read_index_ > 0) {

@@ -8,6 +8,7 @@
 // Storage is allocated on first use and released as soon as the buffer drains, so that an idle connection
 // holds no buffer at all.
 #pragma once
+#include <cassert>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -27,13 +28,16 @@ class Buffer {
 
   std::span<const char> readable() const { return {data_.get() + read_index_, size()}; }
   std::string_view view() const { return {data_.get() + read_index_, size()}; }
-  // Drops n bytes from the front; frees the storage once nothing is left.
+  // Drops n bytes (at most size()) from the front; frees the storage once nothing is left.
   void consume(std::size_t n);
 
-  // At least min_bytes of writable space (compacting or growing as needed), at most max_bytes of it shown.
+  // At least min_bytes of writable space (compacting or growing as needed), at most max_bytes (>= min_bytes) shown.
   std::span<char> writable(std::size_t min_bytes, std::size_t max_bytes);
-  // Marks n bytes of the writable space as written.
-  void commit(std::size_t n) { write_index_ += n; }
+  // Marks n bytes of the writable space as written (at most what writable() last showed).
+  void commit(std::size_t n) {
+    assert(n <= capacity_ - write_index_ && "commit past the writable space");
+    write_index_ += n;
+  }
   void append(std::string_view bytes);
 
   void clear();

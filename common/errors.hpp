@@ -1,4 +1,4 @@
-// The errno classification of STYLE.md, made once, and the messages that name the failing call.
+// The errno classification (docs/DESIGN.md, "Errors"), made once, and the messages that name the failing call.
 #pragma once
 #include <string>
 #include <string_view>

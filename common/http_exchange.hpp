@@ -1,4 +1,4 @@
-// HTTP/1.x echo for one connection (PROTOCOL.md, "HTTP/1.x echo"): llhttp frames requests; a scanner in front of
+// HTTP/1.x echo for one connection (docs/PROTOCOL.md, "HTTP/1.x echo"): llhttp frames requests; a scanner in front of
 // it rejects what llhttp 8 lets through but request smuggling relies on (RFC 9112 §2–§6).
 #pragma once
 #include <llhttp.h>
@@ -35,7 +35,7 @@ class HeaderScanner {
 };
 
 // Decodes a chunked body (RFC 9112 §7.1), trailer section included. llhttp 8.1 refuses valid chunk extensions
-// ("5;a=b;c=d", quoted pairs, whitespace around ';'), which PROTOCOL.md accepts, so chunked framing is done here.
+// ("5;a=b;c=d", quoted pairs, whitespace around ';'), which docs/PROTOCOL.md accepts, so chunked framing is done here.
 class ChunkedDecoder {
  public:
   enum class Verdict { kNeedMore, kComplete, kBadRequest, kTooLarge, kTrailerTooLarge };

@@ -1,10 +1,10 @@
-// Every limit of the protocol, defined once with its default. PROTOCOL.md states them; flags override some.
+// Every limit of the protocol, defined once with its default. docs/PROTOCOL.md states them; flags override some.
 #pragma once
 #include <cstddef>
 
 namespace iomodels {
 
-// Past this much unsent output a connection is not read from until the peer reads (PROTOCOL.md, backpressure).
+// Past this much unsent output a connection is not read from until the peer reads (docs/PROTOCOL.md, backpressure).
 inline constexpr std::size_t kMaxPendingOutput = 1 << 20;
 // The largest single read a session asks for. Large enough for bulk echo, small enough to keep the bound above tight.
 inline constexpr std::size_t kReadChunk = 64 * 1024;

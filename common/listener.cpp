@@ -36,13 +36,14 @@ void set_int_option(int fd, int level, int name, const char* what) {
 }
 
 // socket, options, bind, listen on one resolved address. Exits 1 with "bind HOST:PORT: reason" on failure.
-UniqueFd listen_on(const sockaddr_storage& address, socklen_t length, const ListenerConfig& config) {
-  const int type = SOCK_STREAM | SOCK_CLOEXEC | (config.nonblocking ? SOCK_NONBLOCK : 0);
+UniqueFd listen_on(const sockaddr_storage& address, socklen_t length, bool nonblocking, bool reuseport) {
+  const int type = SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
   UniqueFd fd(socket(address.ss_family, type, 0));
   if (!fd) fail(errno_message("socket", errno));
   // A restarted server must be able to bind while old connections sit in TIME_WAIT.
   set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, "setsockopt SO_REUSEADDR");
-  if (config.reuseport) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, "setsockopt SO_REUSEPORT");
+  // SO_REUSEPORT only for several listeners of one server: a lone server must refuse a second one on its port.
+  if (reuseport) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, "setsockopt SO_REUSEPORT");
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {
     fail(errno_message("bind " + format_address(address), errno));
   }
@@ -52,7 +53,7 @@ UniqueFd listen_on(const sockaddr_storage& address, socklen_t length, const List
 
 }  // namespace
 
-UniqueFd open_listener(const ServerOptions& options, const ListenerConfig& config) {
+UniqueFd open_listener(const ServerOptions& options, bool nonblocking, bool reuseport) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -66,14 +67,14 @@ UniqueFd open_listener(const ServerOptions& options, const ListenerConfig& confi
   const socklen_t length = found->ai_addrlen;
   std::memcpy(&address, found->ai_addr, length);
   freeaddrinfo(found);
-  return listen_on(address, length, config);
+  return listen_on(address, length, nonblocking, reuseport);
 }
 
-UniqueFd open_listener_on_same_port(int listen_fd, const ServerOptions&, const ListenerConfig& config) {
+UniqueFd open_listener_on_same_port(int listen_fd, bool nonblocking) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   if (getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) die_errno("getsockname", errno);
-  return listen_on(address, length, config);
+  return listen_on(address, length, nonblocking, /*reuseport=*/true);
 }
 
 std::string local_address(int fd) {

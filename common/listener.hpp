@@ -9,16 +9,16 @@ namespace iomodels {
 
 struct ListenerConfig {
   bool nonblocking = false;  // event loops want O_NONBLOCK on the listener
-  bool reuseport = false;    // N reactors each with their own listener on one port
+  // --threads N loops each take their own listener from open_listeners(), all on one port (SO_REUSEPORT).
+  bool listener_per_thread = false;
 };
 
-// Creates, binds and listens (CLOEXEC, SO_REUSEADDR, kListenBacklog). On failure prints
-// "bind HOST:PORT: <strerror>" (or the failing call) on stderr and exits 1.
-UniqueFd open_listener(const ServerOptions& options, const ListenerConfig& config = {});
+// Creates, binds and listens (CLOEXEC, SO_REUSEADDR, kListenBacklog; SO_REUSEPORT when reuseport). On failure
+// prints "bind HOST:PORT: <strerror>" (or the failing call) on stderr and exits 1.
+UniqueFd open_listener(const ServerOptions& options, bool nonblocking, bool reuseport);
 
-// Opens one more listener on the port an existing one is bound to (SO_REUSEPORT; the first listener must have
-// been opened with reuseport). Used by the multi-reactor models.
-UniqueFd open_listener_on_same_port(int listen_fd, const ServerOptions& options, const ListenerConfig& config);
+// Opens one more SO_REUSEPORT listener on the port an existing one is bound to (which must have SO_REUSEPORT).
+UniqueFd open_listener_on_same_port(int listen_fd, bool nonblocking);
 
 // Prints "listening on HOST:PORT" ("[::1]:PORT" for IPv6) with the bound port to stdout and flushes.
 void print_banner(int listen_fd);

@@ -15,7 +15,7 @@
 namespace iomodels {
 namespace {
 
-// PROTOCOL.md: a bad option or value prints one line on stderr naming it and exits 2.
+// docs/PROTOCOL.md: a bad option or value prints one line on stderr naming it and exits 2.
 [[noreturn]] void usage_error(const std::string& program, const std::string& what) {
   fail(program + ": " + what + " (see --help)", 2);
 }

@@ -1,4 +1,4 @@
-// Shared command-line options of every server (PROTOCOL.md, "Start, stop, options").
+// Shared command-line options of every server (docs/PROTOCOL.md, "Start, stop, options").
 #pragma once
 #include <cstddef>
 #include <string>

@@ -11,7 +11,7 @@ namespace {
 
 enum class Detected { kUndecided, kHttp, kEcho };
 
-// PROTOCOL.md: a connection is HTTP when it begins with one of these methods and one space (case-sensitive).
+// docs/PROTOCOL.md: a connection is HTTP when it begins with one of these methods and one space (case-sensitive).
 constexpr std::array<std::string_view, 7> kMethods = {"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ",
                                                       "PATCH "};
 
@@ -97,7 +97,7 @@ void Session::receive(std::span<const char> bytes) {
 
 void Session::receive_eof() {
   peer_eof_ = true;
-  // PROTOCOL.md: a peer that half-closes before the mode is decided gets its bytes back as raw echo.
+  // docs/PROTOCOL.md: a peer that half-closes before the mode is decided gets its bytes back as raw echo.
   if (mode_ == Mode::kAuto) mode_ = Mode::kEcho;
 }
 

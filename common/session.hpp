@@ -1,4 +1,4 @@
-// The protocol session: bytes received in, bytes to send out, and no IO of its own (PROTOCOL.md, "Modes").
+// The protocol session: bytes received in, bytes to send out, and no IO of its own (docs/PROTOCOL.md, "Modes").
 // Every server drives the same Session, so the models differ only in how they wait; tests need no sockets.
 //
 // A server's loop, whatever its model:

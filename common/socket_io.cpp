@@ -42,4 +42,37 @@ IoStatus send_from(int fd, Session& session) {
   return failed("send", errno);
 }
 
+Transfer transfer(int fd, Session& session, Readiness& readiness, int max_reads) {
+  for (;;) {
+    bool moved = false;
+    if (readiness.can_write && session.has_output()) {
+      switch (send_from(fd, session)) {
+        case IoStatus::kClosed:
+          return Transfer::kClose;
+        case IoStatus::kWouldBlock:
+          readiness.can_write = false;  // wait until the socket is reported writable
+          break;
+        case IoStatus::kProgress:
+          moved = true;
+          break;
+      }
+    }
+    if (readiness.can_read && session.wants_input()) {
+      if (max_reads-- == 0) return Transfer::kMore;
+      switch (receive_into(fd, session)) {
+        case IoStatus::kClosed:
+          return Transfer::kClose;
+        case IoStatus::kWouldBlock:
+          readiness.can_read = false;  // wait for the next bytes to be reported
+          break;
+        case IoStatus::kProgress:
+          moved = true;
+          break;
+      }
+    }
+    if (session.done()) return Transfer::kClose;
+    if (!moved) return Transfer::kWait;
+  }
+}
+
 }  // namespace iomodels

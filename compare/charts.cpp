@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "compare/report.hpp"
 
 namespace iomodels::compare {

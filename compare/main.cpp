@@ -8,7 +8,7 @@
 #include <iostream>
 #include <string>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "compare/compare.hpp"
 
 namespace {

@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 
 #include "client/cli.hpp"
+#include "harness/models.hpp"
 
 namespace iomodels::compare {
 namespace {
@@ -84,7 +85,7 @@ cxxopts::Options make_options() {
   options.set_width(110);
   auto text = [] { return cxxopts::value<std::string>(); };
   options.add_options()
-      ("models", "servers to run, in this order (default: every server in the bin dir, in DESIGN.md's order); "
+      ("models", "servers to run, in this order (default: every server in the bin dir, in models.txt's order); "
        "NAME:OPT[:OPT...] runs a variant with those options, a row of its own (epoll:--threads=2)",
        text(), "NAME[:OPT...][,...]")
       ("scenarios", "named loads to run (default: all of " + scenario_names() + ")", text(), "NAME[,NAME...]")
@@ -144,9 +145,7 @@ const std::vector<std::string>& quick_scenario_names() {
 }
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> models{
-      "blocking", "blocking-threads", "blocking-fork", "blocking-pool", "blocking-prefork",
-      "nonblocking", "select", "poll", "epoll", "sigio", "aio", "io_uring", "libevent", "libuv", "coroutine"};
+  static const std::vector<std::string> models = model_names(ModelKind::kServer);
   return models;
 }
 

@@ -9,7 +9,7 @@
 
 namespace iomodels::compare {
 
-// Every server model in the order of DESIGN.md's table: the default order of a run and of its table.
+// Every C++ server of models.txt, in its order: the default order of a run and of its table.
 const std::vector<std::string>& known_models();
 
 // The defaults of a run, and of --quick; measured on the 2-CPU machine of the README (compare/README.md says why).

@@ -1,5 +1,5 @@
 // What a server costs, read from /proc and summed over its whole process group: CPU time, memory, processes,
-// threads and context switches. common/server_process.hpp gives the group's members and RSS; the comparison also
+// threads and context switches. harness/server_process.hpp gives the group's members and RSS; the comparison also
 // needs the figures below, which proc(5) spreads over /proc/PID/stat and /proc/PID/task/TID/status.
 #pragma once
 #include <sys/types.h>

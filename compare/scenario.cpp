@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "compare/proc_stats.hpp"
 #include "compare/options.hpp"
 

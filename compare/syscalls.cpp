@@ -9,7 +9,7 @@
 #include <memory>
 #include <sstream>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 
 namespace iomodels::compare {
 namespace {

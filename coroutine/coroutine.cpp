@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -40,8 +41,6 @@ using asio::ip::tcp;
 
 // Completion token: co_await yields (error_code, results...) instead of throwing.
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-// After EMFILE and friends the acceptor sleeps this long unless a connection closes first.
-constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 // One thread's io_context, its acceptor and its connections. Nothing here is touched by another thread
 // except through asio::post.
@@ -124,23 +123,14 @@ awaitable<void> accept_connections(Worker& worker) {
     auto [error, socket] = co_await worker.acceptor.async_accept(kNoThrow);
     if (error) {
       if (!worker.acceptor.is_open()) break;  // shutdown closed it
-      switch (classify_errno(error.value())) {
-        case ErrnoClass::kRetry:
-        case ErrnoClass::kPeerGone:
-          continue;
-        case ErrnoClass::kShedLoad: {
-          // The pending connection stays in the backlog; accepting again at once would spin.
-          static std::atomic<bool> logged{false};
-          if (!logged.exchange(true)) log_errno("accept (pausing the acceptor; logged once)", error.value());
-          worker.accept_paused = true;
-          worker.accept_retry.expires_after(kAcceptRetry);
-          co_await worker.accept_retry.async_wait(kNoThrow);  // or cancelled when a connection closes
-          worker.accept_paused = false;
-          continue;
-        }
-        case ErrnoClass::kBug:
-          die_errno("accept", error.value());
+      if (accept_failed(error.value()) == AcceptResult::kShed) {
+        // The pending connection stays in the backlog; accepting again at once would spin.
+        worker.accept_paused = true;
+        worker.accept_retry.expires_after(kShedLoadPause);
+        co_await worker.accept_retry.async_wait(kNoThrow);  // or cancelled when a connection closes
+        worker.accept_paused = false;
       }
+      continue;
     }
     if (over_connection_limit(worker.server->options, worker.open_connections->load(std::memory_order_relaxed))) {
       continue;  // the socket closes here
@@ -172,29 +162,25 @@ tcp protocol_of(int fd) {
 const ModelInfo kModel{
     .name = "coroutine",
     .summary = "C++20 coroutines on Asio: each connection is a coroutine that suspends on IO",
-    .limit = "",
     .default_threads = 1,
     .threads_help = "threads, each with its own io_context and SO_REUSEPORT acceptor",
-    .flags = {},
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SO_REUSEPORT only for several threads: a lone server must still refuse a second one on its port.
-  const int threads = parse_server_options(argc, argv, kModel).threads;
-  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .reuseport = threads > 1});
+  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .listener_per_thread = true});
+  const int threads = server.options.threads;
   const tcp protocol = protocol_of(server.listener.get());
+  std::vector<UniqueFd> listeners = open_listeners(server, threads);
 
   std::atomic<std::size_t> open_connections{0};
   std::vector<Worker> workers(threads);
-  for (int i = threads - 1; i >= 0; --i) {  // worker 0 takes the first listener last
+  for (int i = 0; i < threads; ++i) {
     Worker& worker = workers[i];
     worker.server = &server;
     worker.open_connections = &open_connections;
-    const ListenerConfig config{.nonblocking = true, .reuseport = true};
-    UniqueFd fd = i == 0 ? std::move(server.listener)
-                         : open_listener_on_same_port(server.listener.get(), server.options, config);
+    UniqueFd fd = std::move(listeners[i]);
     asio::error_code error;
     worker.acceptor.assign(protocol, fd.get(), error);
     if (error) fail("assign listener: " + error.message());

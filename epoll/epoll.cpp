@@ -15,8 +15,6 @@
 //
 // Try it:  bin/epoll --port 7000 --edge --threads 2 &   nc 127.0.0.1 7000
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -30,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/accept.hpp"
+#include "common/connection_table.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -40,10 +40,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
-constexpr int kAcceptsPerRound = 64;
-// Out of descriptors: how long the listener is left unwatched unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 constexpr int kMaxEvents = 256;
 // Edge-triggered: recv(2) calls of up to kReadChunk one connection gets per turn before the others have theirs.
 constexpr int kReadsPerWake = 4;
@@ -56,12 +52,9 @@ struct Connection {
   UniqueFd fd;
   Session session;
   std::uint32_t interest = 0;  // what epoll_ctl registered last
-  bool can_read = false;       // reported readable, no EAGAIN since
-  bool can_write = true;       // a new socket has room in its send buffer
+  Readiness readiness;         // reported readable / writable, no EAGAIN since
   bool queued = false;         // in the ready list (edge-triggered, out of turn)
 };
-
-enum class Outcome { kClose, kWait, kMore };
 
 class EpollLoop {
  public:
@@ -89,14 +82,14 @@ class EpollLoop {
       bool listener_ready = false;
       for (int i = 0; i < ready; ++i) {
         const int fd = events[i].data.fd;
-        if (fd == shutdown_.get()) return;  // every connection closes with table_
+        if (fd == shutdown_.get()) return;  // every connection closes with connections_
         if (fd == listener_.get()) {
           listener_ready = true;
-        } else if (Connection* connection = find(fd)) {
+        } else if (Connection* connection = connections_.find(fd)) {
           on_event(*connection, events[i].events);
         }
       }
-      serve_ready_list();
+      connections_.serve_queued([this](Connection& connection) { serve(connection); });
       if (paused_until_ && Clock::now() >= *paused_until_) resume_accepting();
       // Accept last: a descriptor closed this round and handed out again must not meet a stale event.
       if (listener_ready && !paused_until_) on_accept();
@@ -107,7 +100,7 @@ class EpollLoop {
   // Block until something is ready; not at all while connections wait in the ready list; until the end of the
   // pause while the listener is paused.
   int wait_timeout_ms() const {
-    if (!ready_.empty()) return 0;
+    if (connections_.has_queued()) return 0;
     if (!paused_until_) return -1;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(*paused_until_ - Clock::now());
     return static_cast<int>(std::max<long>(0, left.count()));
@@ -118,50 +111,33 @@ class EpollLoop {
     if (epoll_ctl(epoll_.get(), op, fd, &event) != 0) die_errno("epoll_ctl", errno);
   }
 
-  Connection* find(int fd) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size() || !table_[fd]) return nullptr;
-    return &*table_[fd];
-  }
-
   void on_event(Connection& connection, std::uint32_t events) {
     // EPOLLHUP and EPOLLERR are reported whatever was registered; the next recv or send tells what happened.
     const bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
     const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    Readiness& readiness = connection.readiness;
     if (edge_) {
       // An edge is reported once: remember it until EAGAIN says the socket is drained (or full).
-      connection.can_read |= readable;
-      connection.can_write |= writable;
+      readiness.can_read |= readable;
+      readiness.can_write |= writable;
     } else {
       // Level-triggered: the kernel repeats whatever is still true next round.
-      connection.can_read = readable;
-      connection.can_write = connection.can_write || writable;
+      readiness.can_read = readable;
+      readiness.can_write = readiness.can_write || writable;
     }
     serve(connection);
   }
 
-  void serve_ready_list() {
-    std::swap(ready_, serving_);
-    for (int fd : serving_) {
-      Connection* connection = find(fd);
-      // A connection closed since it was queued is gone; a new one on the same descriptor was never queued.
-      if (connection == nullptr || !connection->queued) continue;
-      connection->queued = false;
-      serve(*connection);
-    }
-    serving_.clear();
-  }
-
-  // Does the IO the connection's readiness allows, then updates its registration or closes it.
+  // Does the IO the connection's readiness allows (at most one read in level-triggered mode: the kernel reports
+  // the rest next round; kReadsPerWake in edge-triggered mode), then updates its registration or closes it.
   void serve(Connection& connection) {
-    const Outcome outcome = transfer(connection);
-    if (outcome == Outcome::kClose) {
+    const Transfer outcome =
+        transfer(connection.fd.get(), connection.session, connection.readiness, edge_ ? kReadsPerWake : 1);
+    if (outcome == Transfer::kClose) {
       close_connection(connection.fd.get());
       return;
     }
-    if (outcome == Outcome::kMore && edge_ && !connection.queued) {
-      connection.queued = true;
-      ready_.push_back(connection.fd.get());
-    }
+    if (outcome == Transfer::kMore && edge_) connections_.queue(connection);
     // Wait for readable only while the session takes input, for writable only while output is owed. EPOLL_CTL_MOD
     // only when that changes; on an edge-triggered socket it also re-arms: the kernel re-checks readiness then.
     const Session& session = connection.session;
@@ -173,64 +149,12 @@ class EpollLoop {
     }
   }
 
-  // Send what is owed, read what is there, until a call would block; at most one read in level-triggered mode,
-  // kReadsPerWake in edge-triggered mode (kMore: there may be more to read).
-  Outcome transfer(Connection& connection) {
-    Session& session = connection.session;
-    const int fd = connection.fd.get();
-    int reads_left = edge_ ? kReadsPerWake : 1;
-    for (;;) {
-      bool moved = false;
-      if (connection.can_write && session.has_output()) {
-        switch (send_from(fd, session)) {
-          case IoStatus::kClosed:
-            return Outcome::kClose;
-          case IoStatus::kWouldBlock:
-            connection.can_write = false;
-            break;
-          case IoStatus::kProgress:
-            moved = true;
-            break;
-        }
-      }
-      if (connection.can_read && session.wants_input()) {
-        if (reads_left-- == 0) return Outcome::kMore;
-        switch (receive_into(fd, session)) {
-          case IoStatus::kClosed:
-            return Outcome::kClose;
-          case IoStatus::kWouldBlock:
-            connection.can_read = false;
-            break;
-          case IoStatus::kProgress:
-            moved = true;
-            break;
-        }
-      }
-      if (session.done()) return Outcome::kClose;
-      if (!moved) return Outcome::kWait;
-    }
-  }
-
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd(accept_connection(listener_.get(), /*nonblocking=*/true));
-      if (!fd) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:
-            return;  // EAGAIN: the backlog is empty (or another loop took it)
-          case ErrnoClass::kShedLoad:
-            pause_accepting(err);
-            return;
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
-      }
-      if (over_connection_limit(server_.options, open_connections.load())) continue;  // closed at once
+    const AcceptResult result = accept_round(listener_.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, open_connections.load())) return;  // closed at once
       add_connection(std::move(fd));
-    }
+    });
+    if (result == AcceptResult::kShed) pause_accepting();
   }
 
   void add_connection(UniqueFd fd) {
@@ -243,24 +167,21 @@ class EpollLoop {
       log_errno("epoll_ctl ADD (closing the new connection)", errno);
       return;
     }
-    if (table_.size() <= static_cast<std::size_t>(number))
-      table_.resize(std::max<std::size_t>(number + 1, 2 * table_.size()));
-    table_[number].emplace(Connection{.fd = std::move(fd), .session = Session(server_.session), .interest = interest});
+    connections_.add(
+        Connection{.fd = std::move(fd), .session = Session(server_.session), .interest = interest, .readiness = {}});
     open_connections.fetch_add(1);
   }
 
   // close(2) also takes the socket out of the epoll set: no other descriptor refers to it (epoll(7), Q6).
   void close_connection(int fd) {
-    table_[fd].reset();
+    connections_.remove(fd);
     open_connections.fetch_sub(1);
     if (paused_until_) resume_accepting();  // a descriptor was freed
   }
 
   // accept(2) failed for want of descriptors or memory. The pending connection stays in the backlog, so the level-
   // triggered listener would be reported again at once, round after round: stop watching it for a while.
-  void pause_accepting(int err) {
-    if (!shedding_logged_) log_errno("accept (pausing the listener until descriptors free up)", err);
-    shedding_logged_ = true;
+  void pause_accepting() {
     paused_until_ = Clock::now() + kShedLoadPause;
     control(EPOLL_CTL_MOD, listener_.get(), 0);
   }
@@ -275,18 +196,13 @@ class EpollLoop {
   UniqueFd shutdown_;
   UniqueFd epoll_;
   const bool edge_;
-  // Indexed by descriptor: the kernel hands out the lowest free number, so the table stays dense.
-  std::vector<std::optional<Connection>> table_;
-  std::vector<int> ready_;    // edge-triggered connections with work left, served next round
-  std::vector<int> serving_;  // the ready list being served (swapped, so serving may queue again)
+  ConnectionTable<Connection> connections_;  // the ready list holds edge-triggered ones with work left
   std::optional<Clock::time_point> paused_until_;
-  bool shedding_logged_ = false;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const ListenerConfig config{.nonblocking = true, .reuseport = true};
   Server server = start_server(
       argc, argv,
       ModelInfo{
@@ -297,13 +213,9 @@ int main(int argc, char** argv) {
           .threads_help = "event loops, each with its own thread, epoll instance and SO_REUSEPORT listener",
           .flags = {{"edge", "edge-triggered (EPOLLET): read and write until EAGAIN, a bounded amount per turn"}},
       },
-      config);
+      ListenerConfig{.nonblocking = true, .listener_per_thread = true});
   const bool edge = server.options.flag("edge");
-  std::vector<UniqueFd> listeners;
-  listeners.push_back(std::move(server.listener));
-  for (int i = 1; i < server.options.threads; ++i) {
-    listeners.push_back(open_listener_on_same_port(listeners.front().get(), server.options, config));
-  }
+  std::vector<UniqueFd> listeners = open_listeners(server, server.options.threads);
   // Every loop's descriptors are opened before any loop runs: once one accepts, the others could find none left.
   std::vector<std::unique_ptr<EpollLoop>> loops;
   for (UniqueFd& listener : listeners) loops.push_back(std::make_unique<EpollLoop>(server, std::move(listener), edge));

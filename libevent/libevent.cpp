@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/limits.hpp"
 #include "common/server.hpp"
@@ -35,8 +36,8 @@ using namespace iomodels;
 
 // Reading resumes once the output evbuffer has drained to half the backpressure bound.
 constexpr std::size_t kResumeBelow = kMaxPendingOutput / 2;
-// After EMFILE and friends the listener sleeps this long unless a connection closes first.
-constexpr timeval kAcceptRetry = {0, 100'000};
+// kShedLoadPause as libevent's timer wants it.
+constexpr timeval kAcceptRetry = {0, std::chrono::microseconds(kShedLoadPause).count()};
 
 struct Reactor;
 
@@ -182,24 +183,12 @@ void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
 // evconnlistener has already retried EINTR, EAGAIN and ECONNABORTED; what reaches here is anything else.
 void on_accept_error(evconnlistener* listener, void* arg) {
   Reactor& r = *static_cast<Reactor*>(arg);
-  const int err = EVUTIL_SOCKET_ERROR();
-  switch (classify_errno(err)) {
-    case ErrnoClass::kRetry:
-    case ErrnoClass::kPeerGone:
-      return;
-    case ErrnoClass::kShedLoad: {
-      // The pending connection stays in the backlog, so the listener would be readable again at once:
-      // stop watching it until a connection closes or the timer fires.
-      static std::atomic<bool> logged{false};
-      if (!logged.exchange(true)) log_errno("accept (pausing the listener; logged once)", err);
-      evconnlistener_disable(listener);
-      evtimer_add(r.accept_retry, &kAcceptRetry);
-      r.accept_paused = true;
-      return;
-    }
-    case ErrnoClass::kBug:
-      die_errno("accept", err);
-  }
+  if (accept_failed(EVUTIL_SOCKET_ERROR()) != AcceptResult::kShed) return;
+  // The pending connection stays in the backlog, so the listener would be readable again at once: stop watching it
+  // until a connection closes or the timer fires.
+  evconnlistener_disable(listener);
+  evtimer_add(r.accept_retry, &kAcceptRetry);
+  r.accept_paused = true;
 }
 
 void on_accept_retry(evutil_socket_t, short, void* arg) {
@@ -247,31 +236,27 @@ void add_event(Reactor& r, event* ev) {
 const ModelInfo kModel{
     .name = "libevent",
     .summary = "libevent 2.1: an event_base (epoll) with a bufferevent per connection",
-    .limit = "",
     .default_threads = 1,
     .threads_help = "event loops, each with its own SO_REUSEPORT listener",
-    .flags = {},
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SO_REUSEPORT only for several loops: a lone server must still refuse a second one on its port.
-  const int threads = parse_server_options(argc, argv, kModel).threads;
-  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .reuseport = threads > 1});
+  Server server = start_server(argc, argv, kModel, {.nonblocking = true, .listener_per_thread = true});
+  const int threads = server.options.threads;
+  std::vector<UniqueFd> listeners = open_listeners(server, threads);
 
   UniqueFd stop_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd) die_errno("eventfd", errno);
   std::atomic<std::size_t> open_connections{0};
   std::vector<Reactor> reactors(threads);
-  for (int i = threads - 1; i >= 0; --i) {  // reactor 0 takes the first listener last
+  for (int i = 0; i < threads; ++i) {
     Reactor& r = reactors[i];
     r.server = &server;
     r.open_connections = &open_connections;
     r.stop_fd = stop_fd.get();
-    const ListenerConfig config{.nonblocking = true, .reuseport = true};
-    open_reactor(r, i == 0 ? std::move(server.listener)
-                           : open_listener_on_same_port(server.listener.get(), server.options, config));
+    open_reactor(r, std::move(listeners[i]));
     if (i > 0) add_event(r, event_new(r.base, stop_fd.get(), EV_READ, on_stop, &r));
   }
   // Libevent handles a signal in one event_base only: the main one, which then stops the others.

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/limits.hpp"
 #include "common/server.hpp"
@@ -34,7 +35,7 @@ namespace {
 using namespace iomodels;
 
 // After an accept error libuv cannot absorb, the listener sleeps this long unless a connection closes first.
-constexpr uint64_t kAcceptRetryMs = 100;
+constexpr uint64_t kAcceptRetryMs = kShedLoadPause.count();
 
 struct Connection {
   explicit Connection(const SessionConfig& config) : session(config) {}
@@ -184,18 +185,8 @@ void pause_accepting(App& app);
 void on_connection(uv_stream_t* listener, int status) {
   App& app = app_of(listener);
   if (status < 0) {
-    switch (classify_errno(-status)) {
-      case ErrnoClass::kRetry:
-      case ErrnoClass::kPeerGone:
-        return;
-      case ErrnoClass::kShedLoad: {
-        static std::atomic<bool> logged{false};
-        if (!logged.exchange(true)) log_errno("accept (pausing the listener; logged once)", -status);
-        return pause_accepting(app);
-      }
-      case ErrnoClass::kBug:
-        die_errno("accept", -status);
-    }
+    if (accept_failed(-status) == AcceptResult::kShed) pause_accepting(app);
+    return;
   }
   auto* c = new Connection(app.server->session);
   uv_tcp_init(&app.loop, &c->tcp);
@@ -257,10 +248,6 @@ void on_signal(uv_signal_t* watcher, int) {
 const ModelInfo kModel{
     .name = "libuv",
     .summary = "libuv streams: one uv_loop_t (epoll), reads into lent buffers, queued writes",
-    .limit = "",
-    .default_threads = 0,
-    .threads_help = "",
-    .flags = {},
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -23,9 +24,6 @@
 using namespace iomodels;
 
 namespace {
-
-// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
-constexpr int kAcceptsPerRound = 64;
 
 struct Connection {
   UniqueFd fd;
@@ -63,30 +61,13 @@ class BusyLoop {
     return false;
   }
 
+  // Out of descriptors (EMFILE...), the listener stays "ready", so every round tries again and fails again until a
+  // connection closes: this loop spins by design anyway, so that costs nothing extra, and no pause is needed.
   void try_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd(accept_connection(server_.listener.get(), /*nonblocking=*/true));
-      if (!fd) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:  // EAGAIN: no client is waiting in the backlog right now (or EINTR...)
-            return;
-          case ErrnoClass::kShedLoad:
-            // Out of descriptors (EMFILE...). The listener stays "ready", so every round tries again and fails
-            // again until a connection closes: this loop spins by design anyway, so it costs nothing extra,
-            // and the open connections are served meanwhile.
-            if (!shedding_logged_) log_errno("accept (serving the open connections until descriptors free up)", err);
-            shedding_logged_ = true;
-            return;
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+    accept_round(server_.listener.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       connections_.push_back(Connection{std::move(fd), Session(server_.session)});
-    }
+    });
   }
 
   // One recv and one send attempt. Returns false once the connection should be closed.
@@ -101,7 +82,6 @@ class BusyLoop {
   Server& server_;
   UniqueFd shutdown_;
   std::vector<Connection> connections_;
-  bool shedding_logged_ = false;
 };
 
 }  // namespace

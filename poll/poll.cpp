@@ -11,7 +11,6 @@
 //
 // Try it:  bin/poll --port 7000 &   nc 127.0.0.1 7000
 #include <poll.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -30,10 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
-constexpr int kAcceptsPerRound = 64;
-// Out of descriptors: how long the listener is left unwatched unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 // The first two entries of the pollfd array; connection i sits at kFirstConnection + i.
 constexpr std::size_t kShutdownSlot = 0;
 constexpr std::size_t kListenerSlot = 1;
@@ -111,29 +107,13 @@ class PollLoop {
   }
 
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd(accept_connection(server_.listener.get(), /*nonblocking=*/true));
-      if (!fd) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:  // EAGAIN: the backlog is empty (after EINTR, ECONNABORTED: next round)
-            return;
-          case ErrnoClass::kShedLoad:
-            // The listener would stay readable and poll would return at once, round after round: stop
-            // watching it until a connection closes or the pause ends.
-            if (!shedding_logged_) log_errno("accept (pausing the listener until descriptors free up)", err);
-            shedding_logged_ = true;
-            paused_until_ = Clock::now() + kShedLoadPause;
-            return;
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+    const AcceptResult result = accept_round(server_.listener.get(), [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       add(std::move(fd));
-    }
+    });
+    // Out of descriptors, the listener would stay readable and poll would return at once, round after round: stop
+    // watching it until a connection closes or the pause ends.
+    if (result == AcceptResult::kShed) paused_until_ = Clock::now() + kShedLoadPause;
   }
 
   // The IO poll said will not block. Returns false once the connection should be closed.
@@ -156,7 +136,6 @@ class PollLoop {
   std::vector<pollfd> pollfds_;
   std::vector<Connection> connections_;  // connections_[i] is pollfds_[kFirstConnection + i]
   std::optional<Clock::time_point> paused_until_;
-  bool shedding_logged_ = false;
 };
 
 }  // namespace

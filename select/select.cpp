@@ -11,7 +11,6 @@
 // here (building the sets, scanning them afterwards), however few connections are active.
 //
 // Try it:  bin/select --port 7000 &   nc 127.0.0.1 7000
-#include <sys/resource.h>
 #include <sys/select.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/accept.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
@@ -32,10 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// How many connections one round accepts at most, so that a flood of connects cannot starve the open ones.
-constexpr int kAcceptsPerRound = 64;
-// Out of descriptors: how long the listener is left unwatched unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 
 struct Connection {
   UniqueFd fd;
@@ -114,35 +110,16 @@ class SelectLoop {
   }
 
   void on_accept() {
-    for (int i = 0; i < kAcceptsPerRound; ++i) {
-      UniqueFd fd(accept_connection(server_.listener.get(), /*nonblocking=*/true));
-      if (!fd) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:  // EAGAIN: the backlog is empty (after EINTR, ECONNABORTED: next round)
-            return;
-          case ErrnoClass::kShedLoad:
-            // The listener would stay readable and select would return at once, round after round: stop
-            // watching it until a connection closes or the pause ends.
-            if (!shedding_logged_) log_errno("accept (pausing the listener until descriptors free up)", err);
-            shedding_logged_ = true;
-            paused_until_ = Clock::now() + kShedLoadPause;
-            return;
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
-      }
+    const AcceptResult result = accept_round(server_.listener.get(), [this](UniqueFd fd) {
       // FD_SET on a descriptor >= FD_SETSIZE writes past the end of the fd_set (glibc's fortified build aborts
       // instead): such a connection cannot be served by select at all, so it is closed at once.
-      if (fd.get() >= FD_SETSIZE) {
-        note_over_fd_setsize();
-        continue;
-      }
-      if (over_connection_limit(server_.options, connections_.size())) continue;  // closed at once (--max-conns)
+      if (fd.get() >= FD_SETSIZE) return note_over_fd_setsize();
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       connections_.push_back(Connection{std::move(fd), Session(server_.session)});
-    }
+    });
+    // Out of descriptors, the listener would stay readable and select would return at once, round after round:
+    // stop watching it until a connection closes or the pause ends.
+    if (result == AcceptResult::kShed) paused_until_ = Clock::now() + kShedLoadPause;
   }
 
   // Logged at the 1st, 2nd, 4th, 8th... occurrence: visible, without a line per refused connection.
@@ -168,7 +145,6 @@ class SelectLoop {
   UniqueFd shutdown_;
   std::vector<Connection> connections_;
   std::optional<Clock::time_point> paused_until_;
-  bool shedding_logged_ = false;
   unsigned long over_fd_setsize_ = 0;
 };
 

@@ -20,8 +20,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "common/accept.hpp"
+#include "common/connection_table.hpp"
 #include "common/errors.hpp"
 #include "common/server.hpp"
 #include "common/socket_io.hpp"
@@ -42,30 +42,23 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// accept(2) calls per turn, so that a flood of connects cannot starve the open connections.
-constexpr int kAcceptsPerTurn = 64;
 // recv(2) calls of up to kReadChunk one connection gets per turn before the others have theirs.
 constexpr int kReadsPerTurn = 4;
 // Signals taken off the queue before the connections with work left (the ready list) get their next turn.
 constexpr int kSignalsPerRound = 64;
-// Out of descriptors: how long accepting waits unless a connection closes first.
-constexpr auto kShedLoadPause = std::chrono::milliseconds(100);
 
 // The signal each socket raises. SIGRTMIN itself may be taken by the C library; the real-time signals queue one
 // instance per event, with siginfo, where a standard signal would merge them into one.
 int io_signal() { return SIGRTMIN + 1; }
 
-// can_read / can_write: a signal (or the rescan) said so, and no EAGAIN since. Both start true: bytes that arrived
-// before O_ASYNC was set will never be announced by a signal.
+// Readiness: a signal (or the rescan) said so, and no EAGAIN since. Both start true: bytes that arrived before
+// O_ASYNC was set will never be announced by a signal.
 struct Connection {
   UniqueFd fd;
   Session session;
-  bool can_read = true;
-  bool can_write = true;
+  Readiness readiness{.can_read = true, .can_write = true};
   bool queued = false;  // in the ready list
 };
-
-enum class Outcome { kClose, kWait, kMore };
 
 // Blocks the signals this server waits for: a blocked signal stays queued until sigwaitinfo takes it, and never
 // runs a handler or the default action (which for SIGIO and the real-time signals is to terminate).
@@ -99,14 +92,14 @@ class SigioLoop {
     accept_more_ = true;  // connections may have queued before the listener was armed
     for (;;) {
       siginfo_t info;
-      int signo = next_signal(info, /*block=*/ready_.empty() && !accept_more_);
+      int signo = next_signal(info, /*block=*/!connections_.has_queued() && !accept_more_);
       for (int taken = 0; signo > 0;) {
-        if (signo == SIGINT || signo == SIGTERM) return;  // every connection closes with table_
+        if (signo == SIGINT || signo == SIGTERM) return;  // every connection closes with connections_
         on_signal(signo, info);
         if (++taken == kSignalsPerRound) break;
         signo = next_signal(info, /*block=*/false);
       }
-      serve_ready_list();
+      connections_.serve_queued([this](Connection& connection) { serve(connection); });
       if (paused_until_ && Clock::now() >= *paused_until_) resume_accepting();
       if (accept_more_ && !paused_until_) on_accept();
     }
@@ -140,11 +133,11 @@ class SigioLoop {
       accept_more_ = true;
       return;
     }
-    Connection* connection = find(info.si_fd);
+    Connection* connection = connections_.find(info.si_fd);
     if (connection == nullptr) return;  // stale: the descriptor was closed after the signal was queued
     // si_band holds poll(2) bits. On a reused descriptor they describe the old socket; trying is still harmless.
-    connection->can_read |= (info.si_band & (POLLIN | POLLERR | POLLHUP)) != 0;
-    connection->can_write |= (info.si_band & (POLLOUT | POLLERR | POLLHUP)) != 0;
+    connection->readiness.can_read |= (info.si_band & (POLLIN | POLLERR | POLLHUP)) != 0;
+    connection->readiness.can_write |= (info.si_band & (POLLOUT | POLLERR | POLLHUP)) != 0;
     serve(*connection);
   }
 
@@ -160,132 +153,54 @@ class SigioLoop {
       die_errno("sigaction", errno);
     }
     accept_more_ = true;
-    for (std::size_t fd = 0; fd < table_.size(); ++fd) {
-      if (!table_[fd]) continue;
-      table_[fd]->can_read = table_[fd]->can_write = true;
-      serve(*table_[fd]);
-    }
-  }
-
-  Connection* find(int fd) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size() || !table_[fd]) return nullptr;
-    return &*table_[fd];
-  }
-
-  void serve_ready_list() {
-    std::swap(ready_, serving_);
-    for (int fd : serving_) {
-      Connection* connection = find(fd);
-      // A connection closed since it was queued is gone; a new one on the same descriptor was never queued.
-      if (connection == nullptr || !connection->queued) continue;
-      connection->queued = false;
-      serve(*connection);
-    }
-    serving_.clear();
+    connections_.for_each([this](Connection& connection) {
+      connection.readiness = {.can_read = true, .can_write = true};
+      serve(connection);
+    });
   }
 
   void serve(Connection& connection) {
-    switch (transfer(connection)) {
-      case Outcome::kClose:
+    // transfer() sends first, which also resumes a connection that stopped reading under backpressure: the bytes
+    // waiting in its socket will never raise another signal.
+    switch (transfer(connection.fd.get(), connection.session, connection.readiness, kReadsPerTurn)) {
+      case Transfer::kClose:
         close_connection(connection.fd.get());
         return;
-      case Outcome::kMore:
+      case Transfer::kMore:
         // Stopped short of EAGAIN: no signal will come for what is left, so it gets a turn next round.
-        if (!connection.queued) ready_.push_back(connection.fd.get());
-        connection.queued = true;
+        connections_.queue(connection);
         return;
-      case Outcome::kWait:
+      case Transfer::kWait:
         return;  // EAGAIN (a signal will come) or nothing wanted
     }
   }
 
-  // Send what is owed, read what is there, until each would block. The loop also resumes a connection that
-  // stopped reading under backpressure: once a send drains its output, the next pass reads again, since the
-  // bytes waiting in the socket will never raise another signal.
-  Outcome transfer(Connection& connection) {
-    Session& session = connection.session;
-    const int fd = connection.fd.get();
-    int reads_left = kReadsPerTurn;
-    for (;;) {
-      bool moved = false;
-      if (connection.can_write && session.has_output()) {
-        switch (send_from(fd, session)) {
-          case IoStatus::kClosed:
-            return Outcome::kClose;
-          case IoStatus::kWouldBlock:
-            connection.can_write = false;
-            break;  // POLL_OUT comes when room frees up
-          case IoStatus::kProgress:
-            moved = true;
-            break;
-        }
-      }
-      if (connection.can_read && session.wants_input()) {
-        if (reads_left-- == 0) return Outcome::kMore;
-        switch (receive_into(fd, session)) {
-          case IoStatus::kClosed:
-            return Outcome::kClose;
-          case IoStatus::kWouldBlock:
-            connection.can_read = false;
-            break;  // POLL_IN comes with the next bytes
-          case IoStatus::kProgress:
-            moved = true;
-            break;
-        }
-      }
-      if (session.done()) return Outcome::kClose;
-      if (!moved) return Outcome::kWait;
-    }
-  }
-
-  // Accepts until EAGAIN, at most kAcceptsPerTurn: the listener's signal came once per connection, possibly
+  // Accepts until EAGAIN, at most kAcceptsPerRound: the listener's signal came once per connection, possibly
   // long ago, so stopping early means coming back on our own (accept_more_).
   void on_accept() {
-    accept_more_ = false;
-    for (int i = 0; i < kAcceptsPerTurn; ++i) {
-      UniqueFd fd(accept_connection(listener_, /*nonblocking=*/true));
-      if (!fd) {
-        const int err = errno;
-        switch (classify_errno(err)) {
-          case ErrnoClass::kRetry:
-            return;  // EAGAIN: the backlog is empty
-          case ErrnoClass::kShedLoad:
-            pause_accepting(err);
-            return;
-          case ErrnoClass::kPeerGone:
-            continue;
-          case ErrnoClass::kBug:
-            die_errno("accept", err);
-        }
-      }
-      if (over_connection_limit(server_.options, open_)) continue;  // closed at once (--max-conns)
+    const AcceptResult result = accept_round(listener_, [this](UniqueFd fd) {
+      if (over_connection_limit(server_.options, connections_.size())) return;  // closed at once (--max-conns)
       add_connection(std::move(fd));
-    }
-    accept_more_ = true;
+    });
+    if (result == AcceptResult::kShed) pause_accepting();
+    accept_more_ = result == AcceptResult::kAccepted;  // stopped at the bound: more may be waiting
   }
 
   void add_connection(UniqueFd fd) {
-    const int number = fd.get();
     // accept(2): the new socket inherits neither O_ASYNC nor O_NONBLOCK nor the owner from the listener.
-    arm(number);
-    if (table_.size() <= static_cast<std::size_t>(number))
-      table_.resize(std::max<std::size_t>(number + 1, 2 * table_.size()));
-    table_[number].emplace(Connection{.fd = std::move(fd), .session = Session(server_.session)});
-    ++open_;
-    serve(*table_[number]);  // bytes that came before arm() raised no signal
+    arm(fd.get());
+    // Served at once: bytes that came before arm() raised no signal.
+    serve(connections_.add(Connection{.fd = std::move(fd), .session = Session(server_.session)}));
   }
 
   void close_connection(int fd) {
-    table_[fd].reset();  // close(2) also ends the socket's O_ASYNC registration; queued signals stay behind
-    --open_;
+    connections_.remove(fd);  // close(2) also ends the socket's O_ASYNC registration; queued signals stay behind
     if (paused_until_) resume_accepting();  // a descriptor was freed
   }
 
   // Out of descriptors or memory: the connection stays in the backlog. Stop accepting for a while instead of
   // failing once per signal; no signal will announce the waiting connections later, so resuming accepts at once.
-  void pause_accepting(int err) {
-    if (!shedding_logged_) log_errno("accept (pausing until descriptors free up)", err);
-    shedding_logged_ = true;
+  void pause_accepting() {
     paused_until_ = Clock::now() + kShedLoadPause;
   }
 
@@ -297,14 +212,9 @@ class SigioLoop {
   const Server& server_;
   const int listener_;
   const sigset_t signals_;
-  // Indexed by descriptor: the kernel hands out the lowest free number, so the table stays dense.
-  std::vector<std::optional<Connection>> table_;
-  std::size_t open_ = 0;
-  std::vector<int> ready_;    // connections with work left, served next round
-  std::vector<int> serving_;  // the ready list being served (swapped, so serving may queue again)
+  ConnectionTable<Connection> connections_;  // the ready list holds those with work left
   bool accept_more_ = false;
   std::optional<Clock::time_point> paused_until_;
-  bool shedding_logged_ = false;
   unsigned long overflows_ = 0;
 };
 
@@ -320,9 +230,6 @@ int main(int argc, char** argv) {
           .summary =
               "one thread takes per-socket real-time signals (O_ASYNC, F_SETSIG) off the queue with sigwaitinfo(2)",
           .limit = "the real-time signal queue (RLIMIT_SIGPENDING): when it overflows every socket is rescanned, O(n)",
-          .default_threads = 0,  // no --threads: F_SETOWN directs every socket's signal to the one process
-          .threads_help = {},
-          .flags = {},
       },
       ListenerConfig{.nonblocking = true});
   SigioLoop(server, signals).run();

@@ -40,11 +40,8 @@ std::vector<Client> connect_clients(const ServerProcess& server, int n) {
 }
 
 TEST(AioHelperThreads, EachIdleConnectionHoldsAHelperThreadBlockedInRead) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("aio", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("aio");
+  if (!server) return;
   std::vector<Client> idle = connect_clients(*server, kIdleClients);
   for (const Client& client : idle) ASSERT_TRUE(client.connected()) << client.error();
   // The main thread and the accept thread, plus one helper per idle connection once each read is running.
@@ -54,11 +51,8 @@ TEST(AioHelperThreads, EachIdleConnectionHoldsAHelperThreadBlockedInRead) {
 }
 
 TEST(AioHelperThreads, IdleConnectionsBeyondGlibcsDefaultPoolDoNotStarveActiveOnes) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("aio", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("aio");
+  if (!server) return;
   std::vector<Client> idle = connect_clients(*server, kIdleClients);
   ASSERT_TRUE(eventually([&] { return thread_count(server->pid()) >= kIdleClients + 2; }, kIoTimeout));
   std::vector<Client> active = connect_clients(*server, kActiveClients);
@@ -70,11 +64,8 @@ TEST(AioHelperThreads, IdleConnectionsBeyondGlibcsDefaultPoolDoNotStarveActiveOn
 }
 
 TEST(AioHelperThreads, SigtermWithEveryHelperBlockedExitsZeroWithinOneSecond) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("aio", {"--max-conns", "40"}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("aio", {"--max-conns", "40"});
+  if (!server) return;
   std::vector<Client> idle = connect_clients(*server, 40);
   ASSERT_TRUE(eventually([&] { return thread_count(server->pid()) >= 40 + 2; }, kIoTimeout));
   expect_exits_zero_on_sigterm(*server);
@@ -82,11 +73,8 @@ TEST(AioHelperThreads, SigtermWithEveryHelperBlockedExitsZeroWithinOneSecond) {
 
 TEST(AioDescriptorQueues, ResponsesNeedingSeveralWritesAllArriveWhileTheClientWaits) {
   constexpr int kRequests = 3000;  // about 57 KB of requests whose responses take about 240 KB, several writes
-  std::string skip;
-  std::string error;
-  auto server = start_model("aio", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("aio");
+  if (!server) return;
   Client client = Client::connect(server->host(), server->port());
   ASSERT_TRUE(client.connected()) << client.error();
   std::string requests;

@@ -35,11 +35,8 @@ std::vector<Client> connect_served(ServerProcess& server, int count) {
 }
 
 TEST(BlockingThreads, JoinsEachThreadAsItsConnectionEnds) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("blocking-threads", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("blocking-threads");
+  if (!server) return;
   std::vector<Client> first = connect_served(*server, 1);
   const int base = thread_count(server->pid());  // main, the signal watcher, and the first connection's thread
 
@@ -53,11 +50,8 @@ TEST(BlockingThreads, JoinsEachThreadAsItsConnectionEnds) {
 }
 
 TEST(BlockingFork, ReapsEachChildAsItExits) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("blocking-fork", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("blocking-fork");
+  if (!server) return;
   for (int i = 0; i < 20; ++i) connect_served(*server, 1);  // each closes as it goes out of scope
   std::vector<Client> clients = connect_served(*server, 5);
   // The children of the first twenty may take a moment to see their EOF and exit.
@@ -70,11 +64,8 @@ TEST(BlockingFork, ReapsEachChildAsItExits) {
 }
 
 TEST(BlockingPrefork, ReplacesAWorkerThatDies) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("blocking-prefork", {"--threads", "2"}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("blocking-prefork", {"--threads", "2"});
+  if (!server) return;
   std::vector<pid_t> workers;
   ASSERT_TRUE(eventually([&] { return (workers = live_children(server->pid())).size() == 2; }, kIoTimeout))
       << describe_group(server->pid());
@@ -96,11 +87,8 @@ TEST(BlockingPrefork, ReplacesAWorkerThatDies) {
 }
 
 TEST(BlockingPrefork, MaxConnsCountsTheConnectionsOfEveryWorker) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("blocking-prefork", {"--threads", "3", "--max-conns", "2"}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("blocking-prefork", {"--threads", "3", "--max-conns", "2"});
+  if (!server) return;
   std::vector<Client> clients = connect_served(*server, 2);
   Client over = Client::connect(server->host(), server->port());
   ASSERT_TRUE(over.connected()) << over.error();
@@ -110,12 +98,7 @@ TEST(BlockingPrefork, MaxConnsCountsTheConnectionsOfEveryWorker) {
 
   clients.erase(clients.begin());
   // The worker notices the EOF and clears its mark; a new client is served once it has.
-  EXPECT_TRUE(eventually(
-      [&] {
-        Client next = Client::connect(server->host(), server->port());
-        return echo_problem(next, "room again", Millis(500)) == "";
-      },
-      kIoTimeout));
+  EXPECT_TRUE(served_again(*server));
   expect_clean_stop(*server);
 }
 

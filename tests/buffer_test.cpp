@@ -172,5 +172,20 @@ TEST(Buffer, MoveTakesTheBytesAndLeavesTheSourceEmpty) {
   EXPECT_EQ(source.view(), "reusable");
 }
 
+// Misuse is a bug in the caller, caught at the call like muduo's Buffer, not clamped into silent data loss.
+TEST(BufferDeathTest, ConsumingPastTheReadableBytesAborts) {
+  Buffer buffer;
+  buffer.append("abc");
+  EXPECT_DEATH(buffer.consume(4), "consume past the readable bytes");
+}
+
+TEST(BufferDeathTest, CommittingPastTheWritableSpaceAborts) {
+  Buffer buffer;
+  const std::size_t shown = buffer.writable(8, 8).size();
+  EXPECT_DEATH(buffer.commit(buffer.capacity() + 1), "commit past the writable space");
+  EXPECT_GE(shown, 8u);
+}
+
 }  // namespace
 }  // namespace iomodels
+

@@ -1,4 +1,4 @@
-// The server contract of PROTOCOL.md, checked end to end over real sockets against every server in the list
+// The server contract of docs/PROTOCOL.md, checked end to end over real sockets against every server in the list
 // (tests/servers.cpp). Each test starts its own server on 127.0.0.1 port 0, learns the port from the banner, and
 // leaves it to ServerTest::TearDown to stop the server and check its exit status, zombies and leftover processes.
 //
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -29,11 +29,11 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMiB = 1 << 20;
 // The backpressure tests stop writing here even if the server never stops reading.
 constexpr std::size_t kBackpressureBytes = 64 * kMiB;
-// The memory a server may gain while a peer refuses to read (PROTOCOL.md allows 1 MiB of pending output).
+// The memory a server may gain while a peer refuses to read (docs/PROTOCOL.md allows 1 MiB of pending output).
 constexpr std::size_t kMaxGrowth = 16 * kMiB;
 // A write that makes no progress for this long means the server has stopped taking bytes.
 constexpr Millis kStallWindow{300};
-// PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
+// docs/PROTOCOL.md: SIGINT / SIGTERM exit 0 within one second.
 constexpr Millis kShutdownLimit{1000};
 
 // The echo of payload comes back whole and unchanged.
@@ -44,28 +44,6 @@ constexpr Millis kShutdownLimit{1000};
   }
   if (echo.data != payload) return ::testing::AssertionFailure() << first_difference(payload, echo.data);
   return ::testing::AssertionSuccess();
-}
-
-// Writes payload without reading until no byte has gone for kStallWindow, or all of it has gone. Returns the bytes
-// written, or -1 on a write error.
-long long write_until_stalled(Client& client, std::string_view payload, const std::function<void()>& on_progress) {
-  std::size_t sent = 0;
-  auto last_progress = Clock::now();
-  while (sent < payload.size()) {
-    on_progress();
-    long n = client.write_some(payload.substr(sent, std::min(payload.size() - sent, kMiB)));
-    if (n < 0) return -1;
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      last_progress = Clock::now();
-      continue;
-    }
-    auto left = std::chrono::duration_cast<Millis>(last_progress + kStallWindow - Clock::now());
-    if (left <= 0ms) break;
-    pollfd entry{client.fd(), POLLOUT, 0};
-    ::poll(&entry, 1, static_cast<int>(left.count()));
-  }
-  return static_cast<long long>(sent);
 }
 
 bool exited_with(const std::optional<int>& status, int code) {
@@ -134,7 +112,7 @@ TEST_P(Startup, BadOptionValueExitsTwoNamingTheOption) {
 TEST_P(Startup, PortInUseExitsOneNamingTheAddress) {
   BusyPort busy = occupy_port();
   ASSERT_TRUE(busy.fd) << "could not make a port busy";
-  std::vector<std::string> args = spec().args;
+  std::vector<std::string> args = spec_args(spec());
   args.insert(args.end(), {"--host", "127.0.0.1", "--port", std::to_string(busy.port)});
   Finished run = run_to_exit(spec(), args);
   EXPECT_TRUE(exited_with(run.status, 1)) << status_text(run.status) << "; stdout: " << run.out;
@@ -414,13 +392,7 @@ TEST_P(MaxConns, ConnectionOverTheLimitIsAcceptedAndClosedAtOnce) {
   EXPECT_TRUE(echoes(b, "b again"));
   // Once the server has seen a leave, there is room again; it may take the server a moment to notice.
   a.close();
-  bool served = eventually(
-      [&] {
-        Client next = connect();
-        return next.connected() && echo_exchange(next, "next", 1s).end == ReadEnd::kComplete;
-      },
-      kIoTimeout);
-  EXPECT_TRUE(served) << "no new connection was served after one of the two left";
+  EXPECT_TRUE(served_again(server())) << "no new connection was served after one of the two left";
 }
 
 // The iterative server never has two connections open, so --max-conns 2 is never reached there.
@@ -666,7 +638,7 @@ TEST_P(Backpressure, ServerStopsReadingFromAPeerThatDoesNotReadAndLosesNoByte) {
     peak = std::max(peak, process_group_rss(group));
   };
 
-  const long long stalled_at = write_until_stalled(client, payload, sample);
+  const long long stalled_at = write_until_stalled(client, payload, kStallWindow, sample);
   ASSERT_GE(stalled_at, 0) << client.error();
   ASSERT_LT(static_cast<std::size_t>(stalled_at), payload.size())
       << "the server took all " << payload.size() << " bytes without the peer reading any";
@@ -696,7 +668,7 @@ class Shutdown : public ServerTest {
     Client stuck = connect();
     ASSERT_TRUE(stuck.connected()) << stuck.error();
     const std::string payload = pattern_bytes(32 * kMiB, 10);
-    ASSERT_GE(write_until_stalled(stuck, payload, [] {}), 0) << stuck.error();
+    ASSERT_GE(write_until_stalled(stuck, payload, kStallWindow), 0) << stuck.error();
     // The iterative server is busy with the stuck client: the idle one waits in the backlog.
     Client idle = connect();
     ASSERT_TRUE(idle.connected()) << idle.error();

@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
@@ -143,13 +143,7 @@ class EpollServer : public ::testing::Test {
     server_.reset();
   }
 
-  void start(const std::vector<std::string>& args) {
-    std::string skip;
-    std::string error;
-    server_ = start_model("epoll", args, &skip, &error);
-    if (!server_ && !skip.empty()) GTEST_SKIP() << skip;
-    ASSERT_TRUE(server_) << error;
-  }
+  void start(const std::vector<std::string>& args) { server_ = start_or_skip("epoll", args); }
 
   Client connect() { return Client::connect(server_->host(), server_->port()); }
   pid_t pid() const { return server_->pid(); }
@@ -168,8 +162,8 @@ class EpollInterest : public EpollServer, public ::testing::WithParamInterface<b
 };
 
 TEST_P(EpollInterest, AnIdleConnectionIsWatchedForReadableOnly) {
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();
   ASSERT_EQ(echo_problem(client, "hello"), "");
@@ -178,25 +172,16 @@ TEST_P(EpollInterest, AnIdleConnectionIsWatchedForReadableOnly) {
 }
 
 TEST_P(EpollInterest, PendingOutputAddsWritableAndBackpressureDropsReadableUntilItDrains) {
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();
   // Write without reading until the server stops taking bytes: its socket buffers and then its 1 MiB of pending
   // output are full, so it waits for writable and no longer for readable.
   const std::string payload = pattern_bytes(64 << 20, 3);
-  std::size_t sent = 0;
-  for (auto last_progress = Clock::now(); sent < payload.size() && Clock::now() - last_progress < 300ms;) {
-    const long n = client.write_some(std::string_view(payload).substr(sent, 1 << 20));
-    ASSERT_GE(n, 0) << client.error();
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      last_progress = Clock::now();
-    } else {
-      pollfd entry{client.fd(), POLLOUT, 0};
-      ::poll(&entry, 1, 50);
-    }
-  }
+  const long long written = write_until_stalled(client, payload, 300ms);
+  ASSERT_GE(written, 0) << client.error();
+  const auto sent = static_cast<std::size_t>(written);
   ASSERT_LT(sent, payload.size()) << "the server took every byte without the peer reading";
   EXPECT_EQ(describe_events(registered_events(pid(), client)), describe_events(EPOLLOUT | trigger()));
 
@@ -211,8 +196,8 @@ TEST_P(EpollInterest, ThousandsOfIdleConnectionsHoldNoBuffers) {
   // A session with a buffer left allocated would cost at least 16 KiB; the table slot and session cost ~100 bytes.
   constexpr std::size_t kMaxBytesPerConnection = 1024;
   if (!ensure_own_fd_limit(kIdle + 100)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit below " << kIdle + 100;
-  ASSERT_NO_FATAL_FAILURE(start(args()));
-  if (IsSkipped()) return;
+  start(args());
+  if (!server_) return;
   std::vector<Client> clients;
   clients.push_back(connect());
   ASSERT_EQ(echo_problem(clients[0], "warm up"), "");
@@ -234,8 +219,8 @@ INSTANTIATE_TEST_SUITE_P(Epoll, EpollInterest, ::testing::Values(false, true),
                          });
 
 TEST_F(EpollServer, EdgeTriggeredAConnectionThatAlwaysHasMoreToReadDoesNotStarveAnother) {
-  ASSERT_NO_FATAL_FAILURE(start({"--edge"}));
-  if (IsSkipped()) return;
+  start({"--edge"});
+  if (!server_) return;
   Client busy = connect();
   Client quiet = connect();
   ASSERT_TRUE(busy.connected() && quiet.connected());
@@ -272,8 +257,8 @@ TEST_F(EpollServer, EdgeTriggeredAConnectionThatAlwaysHasMoreToReadDoesNotStarve
 TEST_F(EpollServer, ThreadsRunOneLoopEachAndTheKernelSpreadsConnectionsOverThem) {
   constexpr int kLoops = 3;
   constexpr int kClients = 30;
-  ASSERT_NO_FATAL_FAILURE(start({"--threads", std::to_string(kLoops)}));
-  if (IsSkipped()) return;
+  start({"--threads", std::to_string(kLoops)});
+  if (!server_) return;
   std::vector<Client> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.push_back(connect());

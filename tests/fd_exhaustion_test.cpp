@@ -1,4 +1,4 @@
-// Accept under descriptor exhaustion (PROTOCOL.md, "Faults and limits"), for every server of the list: the server
+// Accept under descriptor exhaustion (docs/PROTOCOL.md, "Faults and limits"), for every server of the list: the server
 // runs with RLIMIT_NOFILE 64 and 100 clients connect. The limit is set by prlimit(1), which sets it on itself and
 // then execs the server (same pid, same process group), so every process the server forks inherits it too.
 //
@@ -32,7 +32,7 @@
 #include <system_error>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
@@ -94,7 +94,7 @@ class DescriptorExhaustion : public ::testing::TestWithParam<ServerSpec> {
 
   void start() {
     std::vector<std::string> args = {"--nofile=" + std::to_string(kDescriptorLimit), "--", binary_path(spec())};
-    args.insert(args.end(), spec().args.begin(), spec().args.end());
+    for (const std::string& arg : spec_args(spec())) args.push_back(arg);
     args.insert(args.end(), {"--host", "127.0.0.1", "--port", "0"});
     try {
       // posix_spawnp looks prlimit up in PATH.

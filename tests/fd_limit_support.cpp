@@ -20,26 +20,6 @@
 
 namespace iomodels::test {
 
-std::string model_binary(const std::string& name) { return bin_dir() + "/" + name; }
-
-std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
-                                           std::string* skip, std::string* error) {
-  const std::string path = model_binary(name);
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    *skip = path + " is not built";
-    return nullptr;
-  }
-  std::vector<std::string> all = {"--port", "0"};
-  all.insert(all.end(), args.begin(), args.end());
-  auto server = std::make_unique<ServerProcess>(path, all);
-  if (!server->wait_for_banner(std::chrono::seconds(5))) {
-    *error = name + " did not start: " + server->error();
-    return nullptr;
-  }
-  return server;
-}
-
 bool ensure_own_fd_limit(rlim_t want) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
@@ -91,20 +71,9 @@ long cpu_millis(pid_t pid) {
   return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
 }
 
-std::string echo_problem(Client& client, const std::string& bytes, Millis timeout) {
-  if (!client.write_all(bytes, timeout)) return "write: " + client.error();
-  ReadResult result = client.read_exactly(bytes.size(), timeout);
-  if (result.end != ReadEnd::kComplete) return "expected the echo of '" + bytes + "', got " + result.describe();
-  if (result.data != bytes) return "expected '" + bytes + "', got '" + result.data + "'";
-  return "";
-}
-
 void check_recovers_from_emfile(const std::string& model, bool may_spin) {
-  std::string skip;
-  std::string error;
-  auto server = start_model(model, {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip(model);
+  if (!server) return;
   std::vector<Client> clients;
   clients.push_back(Client::connect(server->host(), server->port()));
   ASSERT_TRUE(clients.back().connected()) << clients.back().error();

@@ -9,18 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
+#include "tests/server_fixture.hpp"
 #include "tests/test_support.hpp"
 
 namespace iomodels::test {
-
-// $BIN_DIR/name (bin/ when BIN_DIR is unset).
-std::string model_binary(const std::string& name);
-
-// Starts the model with --port 0 and the given arguments and waits for its banner. Returns nullptr with *skip set
-// when the binary is not built; a server that is built but does not start is a failure (*error says why).
-std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
-                                           std::string* skip, std::string* error);
 
 // Raises this process's soft RLIMIT_NOFILE to at least want (up to the hard limit). False when the hard limit
 // is lower than want.
@@ -41,8 +34,5 @@ long cpu_millis(pid_t pid);
 // served as soon as one of the first three leaves. may_spin: the busy loop may burn CPU while out of descriptors
 // (it always does); the others must sleep. Ends with SIGTERM and exit 0.
 void check_recovers_from_emfile(const std::string& model, bool may_spin);
-
-// One echo round trip with a deadline: writes bytes, reads as many back. Describes what went wrong, or "".
-std::string echo_problem(Client& client, const std::string& bytes, Millis timeout = kIoTimeout);
 
 }  // namespace iomodels::test

@@ -117,11 +117,6 @@ Outcome run_without_io_uring(const std::string& path, const std::vector<std::str
   return outcome;
 }
 
-std::unique_ptr<ServerProcess> start_io_uring(const std::vector<std::string>& args, std::string* skip,
-                                              std::string* error) {
-  return start_model("io_uring", args, skip, error);
-}
-
 void expect_exits_zero_on_sigterm(ServerProcess& server) {
   ASSERT_TRUE(server.signal(SIGTERM));
   const std::optional<int> status = server.wait_exit(std::chrono::seconds(1));
@@ -163,11 +158,8 @@ TEST(IoUringUnavailable, HelpStillWorks) {
 
 TEST(IoUringPaths, UsesMultishotAndAProvidedBufferRingWhereTheKernelHasThem) {
   if (!kernel_at_least(6, 0)) GTEST_SKIP() << "multishot recv needs Linux 6.0";
-  std::string skip;
-  std::string error;
-  auto server = start_io_uring({}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("io_uring");
+  if (!server) return;
   EXPECT_NE(server->stderr_text().find(kMultishotPath), std::string::npos) << server->stderr_text();
   Client client = Client::connect(server->host(), server->port());
   const std::string payload = pattern_bytes(1 << 20, 7);
@@ -178,11 +170,8 @@ TEST(IoUringPaths, UsesMultishotAndAProvidedBufferRingWhereTheKernelHasThem) {
 }
 
 TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
-  std::string skip;
-  std::string error;
-  auto server = start_io_uring({"--single-shot"}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("io_uring", {"--single-shot"});
+  if (!server) return;
   EXPECT_NE(server->stderr_text().find(kSingleShotPath), std::string::npos) << server->stderr_text();
   Client client = Client::connect(server->host(), server->port());
   const std::string payload = pattern_bytes(4 << 20, 8);
@@ -195,11 +184,8 @@ TEST(IoUringPaths, SingleShotFlagTakesTheFallbackPathAndEchoesEveryByte) {
 TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
   if (!kernel_at_least(6, 0)) GTEST_SKIP() << "multishot recv needs Linux 6.0";
   ASSERT_TRUE(ensure_own_fd_limit(kBusyClients + 64));
-  std::string skip;
-  std::string error;
-  auto server = start_io_uring({}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("io_uring");
+  if (!server) return;
   std::vector<Client> clients;
   std::vector<std::string> payloads;
   for (int i = 0; i < kBusyClients; ++i) {

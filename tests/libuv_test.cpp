@@ -40,11 +40,8 @@ int reserve_fd(pid_t pid) {
 }
 
 TEST(LibuvEmfile, RefusesClientsOverTheLimitAndServesNewOnesOnceDescriptorsFreeUp) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("libuv", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("libuv");
+  if (!server) return;
   std::vector<Client> clients;
   clients.push_back(Client::connect(server->host(), server->port()));
   ASSERT_EQ(echo_problem(clients[0], "served 0"), "");
@@ -78,11 +75,8 @@ TEST(LibuvEmfile, RefusesClientsOverTheLimitAndServesNewOnesOnceDescriptorsFreeU
 }
 
 TEST(LibuvEmfile, SleepsWhenItsReserveCannotHelpAndAcceptsAgainLater) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("libuv", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("libuv");
+  if (!server) return;
   Client first = Client::connect(server->host(), server->port());
   ASSERT_EQ(echo_problem(first, "served"), "");
 

@@ -1,5 +1,5 @@
 // What the load generator's tests share: where the binaries are, a server started for one test, and bin/loadgen
-// run to completion. Servers and commands go through common/server_process.hpp, so every child has a deadline and
+// run to completion. Servers and commands go through harness/server_process.hpp, so every child has a deadline and
 // is killed and reaped whatever the test does.
 #pragma once
 #include <sys/wait.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "client/load.hpp"
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 
 namespace iomodels::loadgen_test {
 

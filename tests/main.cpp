@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 
 namespace {
 

@@ -13,11 +13,8 @@ namespace iomodels::test {
 namespace {
 
 TEST(NonblockingBusyLoop, BurnsCpuWhileIdle) {
-  std::string skip;
-  std::string error;
-  auto server = start_model("nonblocking", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("nonblocking");
+  if (!server) return;
 
   // One second with no client at all. Alone on a core it uses all of it; the threshold leaves room for the cores
   // being shared with other tests, while a server that sleeps uses next to nothing.

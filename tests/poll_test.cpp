@@ -19,11 +19,8 @@ static_assert(kClients > FD_SETSIZE, "the test must go past select's limit");
 
 TEST(PollBeyondFdSetSize, ServesMoreConnectionsThanSelectCould) {
   if (!ensure_own_fd_limit(kClients + 200)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit below " << kClients + 200;
-  std::string skip;
-  std::string error;
-  auto server = start_model("poll", {}, &skip, &error);
-  if (!server && !skip.empty()) GTEST_SKIP() << skip;
-  ASSERT_TRUE(server) << error;
+  auto server = start_or_skip("poll");
+  if (!server) return;
 
   std::vector<Client> clients;
   clients.reserve(kClients);

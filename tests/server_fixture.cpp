@@ -66,7 +66,7 @@ static std::string unavailable_reason(const ServerSpec& spec) {
   auto found = reasons.find(spec.label);
   if (found != reasons.end()) return found->second;
   std::string reason;
-  std::vector<std::string> args = spec.args;
+  std::vector<std::string> args = spec_args(spec);
   args.insert(args.end(), {"--port", "0"});
   ServerProcess probe(binary_path(spec), args);
   if (!probe.wait_for_banner(kIoTimeout) && probe.wait_exit(Millis(1000)).has_value()) {
@@ -87,7 +87,7 @@ void ServerTest::SetUp() {
 }
 
 void ServerTest::start(std::vector<std::string> extra, const std::string& host) {
-  std::vector<std::string> args = spec().args;
+  std::vector<std::string> args = spec_args(spec());
   args.insert(args.end(), {"--host", host, "--port", "0"});
   args.insert(args.end(), extra.begin(), extra.end());
   try {
@@ -141,6 +141,47 @@ Finished run_to_exit(const ServerSpec& spec, std::vector<std::string> args, Mill
     finished.err = error.what();
   }
   return finished;
+}
+
+std::string model_binary(const std::string& name) { return bin_dir() + "/" + name; }
+
+std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
+                                           std::string* skip, std::string* error) {
+  const std::string path = model_binary(name);
+  if (::access(path.c_str(), X_OK) != 0) {
+    *skip = path + " is not built";
+    return nullptr;
+  }
+  std::vector<std::string> all = {"--port", "0"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto server = std::make_unique<ServerProcess>(path, all);
+  if (!server->wait_for_banner(std::chrono::seconds(5))) {
+    *error = name + " did not start: " + server->error();
+    return nullptr;
+  }
+  return server;
+}
+
+std::unique_ptr<ServerProcess> start_or_skip(const std::string& name, const std::vector<std::string>& args) {
+  std::string skip;
+  std::string error;
+  auto server = start_model(name, args, &skip, &error);
+  if (server) return server;
+  if (!skip.empty()) {
+    [&] { GTEST_SKIP() << skip; }();  // GTEST_SKIP returns from its function: this lambda, not ours
+  } else {
+    ADD_FAILURE() << error;
+  }
+  return nullptr;
+}
+
+bool served_again(const ServerProcess& server, Millis timeout) {
+  return eventually(
+      [&] {
+        Client next = Client::connect(server.host(), server.port());
+        return echo_problem(next, "room again", Millis(500)).empty();
+      },
+      timeout);
 }
 
 }  // namespace iomodels::test

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
 
@@ -64,5 +64,21 @@ int thread_count(pid_t pid);
 
 // SIGTERM, then: exit 0 within a second, and no process of the server's group outlives it.
 void expect_clean_stop(ServerProcess& server);
+
+// $BIN_DIR/name (bin/ when BIN_DIR is unset).
+std::string model_binary(const std::string& name);
+
+// Starts the model with --port 0 and the given arguments and waits for its banner. Returns nullptr with *skip set
+// when the binary is not built; a server that is built but does not start is a failure (*error says why).
+std::unique_ptr<ServerProcess> start_model(const std::string& name, const std::vector<std::string>& args,
+                                           std::string* skip, std::string* error);
+
+// start_model for a test's own use: marks the test skipped when the binary is not built, failed when it does not
+// start, and returns nullptr then; the caller returns: `auto server = start_or_skip(...); if (!server) return;`.
+std::unique_ptr<ServerProcess> start_or_skip(const std::string& name, const std::vector<std::string>& args = {});
+
+// After a connection of a server at its --max-conns limit has closed: true once a new client is served, which may
+// take the server a moment to notice.
+bool served_again(const ServerProcess& server, Millis timeout = kIoTimeout);
 
 }  // namespace iomodels::test

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <string>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 
 namespace iomodels::test {

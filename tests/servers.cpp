@@ -6,57 +6,24 @@
 namespace iomodels::test {
 namespace {
 
-ServerSpec spec(std::string name, ThreadsFlag threads, std::vector<std::string> args = {}, std::string variant = {}) {
-  ServerSpec result;
-  result.name = std::move(name);
-  result.args = std::move(args);
-  result.threads = threads;
-  result.label = result.name;
-  for (char& c : result.label) {
-    if (c == '-') c = '_';
-  }
-  if (!variant.empty()) result.label += "_" + variant;
-  return result;
-}
-
-ServerSpec limited(ServerSpec result, int limit, bool is_threads) {
-  result.limit = limit;
-  result.limit_is_threads = is_threads;
-  return result;
-}
-
-ServerSpec forking(ServerSpec result) {
-  result.forks = true;
-  return result;
-}
-
 std::vector<ServerSpec> make_list() {
-  using enum ThreadsFlag;
-  // Pools default to 5 workers, as the Python seeds' ThreadPoolExecutor(5).
-  constexpr int kPoolDefault = 5;
-  return {
-      limited(spec("blocking", kRejected), 1, false),
-      spec("blocking-threads", kRejected),
-      forking(spec("blocking-fork", kRejected)),
-      limited(spec("blocking-pool", kRequired), kPoolDefault, true),
-      forking(limited(spec("blocking-prefork", kRequired), kPoolDefault, true)),
-      spec("nonblocking", kRejected),
-      spec("select", kRejected),
-      spec("poll", kRejected),
-      spec("epoll", kRequired),
-      spec("epoll", kRequired, {"--edge"}, "edge"),
-      spec("epoll", kRequired, {"--threads", "2"}, "threads2"),
-      spec("sigio", kRejected),
-      spec("aio", kRejected),
-      spec("io_uring", kOptional),
-      spec("io_uring", kOptional, {"--single-shot"}, "single_shot"),
-      spec("io_uring", kOptional, {"--threads", "2"}, "threads2"),
-      spec("libevent", kOptional),
-      spec("libevent", kOptional, {"--threads", "2"}, "threads2"),
-      spec("libuv", kOptional),
-      spec("coroutine", kRequired),
-      spec("coroutine", kRequired, {"--threads", "2"}, "threads2"),
-  };
+  std::vector<ServerSpec> list;
+  for (const ModelRow& row : model_table()) {
+    ServerSpec spec;
+    spec.python = row.kind == ModelKind::kPython;
+    spec.name = spec.python ? row.runs : row.binary();
+    spec.args = row.args;
+    spec.label = row.name;
+    for (char& c : spec.label) {
+      if (c == '-') c = '_';
+    }
+    spec.limit = row.limit;
+    spec.limit_is_threads = row.limit_is_threads;
+    spec.threads = row.threads;
+    spec.forks = row.forks;
+    list.push_back(std::move(spec));
+  }
+  return list;
 }
 
 }  // namespace
@@ -79,7 +46,16 @@ std::string bin_dir() {
   return dir != nullptr && *dir != '\0' ? dir : "bin";
 }
 
-std::string binary_path(const ServerSpec& spec) { return bin_dir() + "/" + spec.name; }
+std::string binary_path(const ServerSpec& spec) {
+  return spec.python ? "/usr/bin/python3" : bin_dir() + "/" + spec.name;
+}
+
+std::vector<std::string> spec_args(const ServerSpec& spec) {
+  std::vector<std::string> args;
+  if (spec.python) args.push_back(spec.name);
+  args.insert(args.end(), spec.args.begin(), spec.args.end());
+  return args;
+}
 
 void PrintTo(const ServerSpec& spec, std::ostream* out) { *out << spec.label; }
 

@@ -1,22 +1,19 @@
-// The one list of server binaries the integration tests run against. A model joins every conformance and smoke
-// test by adding its entry to all_servers() in servers.cpp; until its binary exists in $BIN_DIR, its tests skip
-// with "bin/NAME not built".
+// The servers the integration tests run against: every row of models.txt (harness/models.hpp). A model joins every
+// conformance and smoke test by its row there; until its binary exists in $BIN_DIR, its tests skip with
+// "bin/NAME not built".
 #pragma once
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "harness/models.hpp"
+
 namespace iomodels::test {
 
-// What a model does with --threads (PROTOCOL.md, "Start, stop, options").
-enum class ThreadsFlag {
-  kRejected,  // no workers: --threads is a bad option (exit 2)
-  kRequired,  // workers or loops: --threads N sets them
-  kOptional,  // the protocol lets the model take it or not (io_uring, libevent, libuv)
-};
+using iomodels::ThreadsFlag;
 
 struct ServerSpec {
-  std::string name;               // the binary in $BIN_DIR, as DESIGN.md names it
+  std::string name;               // the binary in $BIN_DIR (a shape's server); a Python server's script
   std::vector<std::string> args;  // this shape's own arguments: epoll runs plain, with --edge and with --threads 2
   std::string label;              // the test-name suffix (letters, digits and '_' only)
   // Clients served at once by design: 0 for no limit but the machine's, 1 for the iterative server, N for a pool
@@ -25,6 +22,7 @@ struct ServerSpec {
   bool limit_is_threads = false;
   ThreadsFlag threads = ThreadsFlag::kRejected;
   bool forks = false;  // serves with child processes: zombies and leftover children are possible
+  bool python = false;  // run by /usr/bin/python3: name is its script, args follow it
 };
 
 // The iterative server: one client at a time, and no worker count to raise it.
@@ -34,9 +32,11 @@ const std::vector<ServerSpec>& all_servers();
 // The listed servers for which keep(spec) holds.
 std::vector<ServerSpec> servers_where(bool (*keep)(const ServerSpec&));
 
-// $BIN_DIR (default "bin") and the binary's path in it.
+// $BIN_DIR (default "bin") and the binary's path in it; /usr/bin/python3 for a Python server.
 std::string bin_dir();
 std::string binary_path(const ServerSpec& spec);
+// The arguments before the protocol's own: a Python server's script, then the shape's arguments.
+std::vector<std::string> spec_args(const ServerSpec& spec);
 
 // gtest prints a test's parameter in failure lines; the label says it all.
 void PrintTo(const ServerSpec& spec, std::ostream* out);

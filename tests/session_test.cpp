@@ -1,4 +1,4 @@
-// Unit tests of the protocol session (PROTOCOL.md, "Modes" and the backpressure rule), without sockets.
+// Unit tests of the protocol session (docs/PROTOCOL.md, "Modes" and the backpressure rule), without sockets.
 // Bytes go in through the calls a server makes (read_buffer()/commit_read() or receive()), and whatever the
 // session wants sent is drained as a server would drain it once the socket is writable. Detection and HTTP framing
 // must not depend on how TCP happened to cut the stream, so most inputs are fed whole, byte by byte and split in
@@ -267,7 +267,7 @@ std::vector<Response> parse_responses(std::string_view stream, const std::vector
   return responses;
 }
 
-// A 200 echo response (PROTOCOL.md, "HTTP/1.x echo") carrying exactly this body.
+// A 200 echo response (docs/PROTOCOL.md, "HTTP/1.x echo") carrying exactly this body.
 void expect_echo(const Response& response, std::string_view body) {
   EXPECT_EQ(response.status_line, "HTTP/1.1 200 OK");
   EXPECT_EQ(response.count("Content-Length"), 1);
@@ -629,7 +629,7 @@ TEST(RawEcho, NoInputWantedAfterHalfClose) {
 }
 
 TEST(RawEcho, IdleSessionHoldsNoBuffer) {
-  // The per-connection cost of an idle connection is the Session object alone (PROTOCOL.md asks for nothing more,
+  // The per-connection cost of an idle connection is the Session object alone (docs/PROTOCOL.md asks for nothing more,
   // and the comparison counts it): its buffers are released once drained.
   EXPECT_LE(sizeof(Session), 128u);
   if (!heap_in_use()) GTEST_SKIP() << "heap use is not observable with this allocator (sanitizer build?)";

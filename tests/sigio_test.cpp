@@ -22,7 +22,7 @@
 #include <system_error>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -188,18 +188,9 @@ TEST_F(SigioQueue, AConnectionStoppedByBackpressureResumesWhenItsOutputDrains) {
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();
   const std::string payload = pattern_bytes(32 << 20, 7);
-  std::size_t sent = 0;
-  for (auto last_progress = Clock::now(); sent < payload.size() && Clock::now() - last_progress < 300ms;) {
-    const long n = client.write_some(std::string_view(payload).substr(sent, 1 << 20));
-    ASSERT_GE(n, 0) << client.error();
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      last_progress = Clock::now();
-    } else {
-      pollfd entry{client.fd(), POLLOUT, 0};
-      ::poll(&entry, 1, 50);
-    }
-  }
+  const long long written = write_until_stalled(client, payload, 300ms);
+  ASSERT_GE(written, 0) << client.error();
+  const auto sent = static_cast<std::size_t>(written);
   ASSERT_LT(sent, payload.size()) << "the server took all the bytes without the peer reading any";
   ReadResult echo = echo_exchange(client, payload, 30s, sent);
   ASSERT_EQ(echo.end, ReadEnd::kComplete) << echo.describe() << " (stalled after " << sent << " bytes)";

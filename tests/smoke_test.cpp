@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 

@@ -458,4 +458,35 @@ std::string http_request(std::string_view method, std::string_view target, std::
   return request;
 }
 
+std::string echo_problem(Client& client, const std::string& bytes, Millis timeout) {
+  if (!client.write_all(bytes, timeout)) return "write: " + client.error();
+  ReadResult result = client.read_exactly(bytes.size(), timeout);
+  if (result.end != ReadEnd::kComplete) return "expected the echo of '" + bytes + "', got " + result.describe();
+  if (result.data != bytes) return "expected '" + bytes + "', got '" + result.data + "'";
+  return "";
+}
+
+long long write_until_stalled(Client& client, std::string_view payload, Millis stall,
+                              const std::function<void()>& on_progress) {
+  constexpr std::size_t kPiece = 1 << 20;
+  std::size_t sent = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (sent < payload.size()) {
+    on_progress();
+    const long n = client.write_some(payload.substr(sent, std::min(payload.size() - sent, kPiece)));
+    if (n < 0) return -1;
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      last_progress = std::chrono::steady_clock::now();
+      continue;
+    }
+    const auto left =
+        std::chrono::duration_cast<Millis>(last_progress + stall - std::chrono::steady_clock::now());
+    if (left <= Millis(0)) break;
+    pollfd entry{client.fd(), POLLOUT, 0};
+    ::poll(&entry, 1, static_cast<int>(left.count()));
+  }
+  return static_cast<long long>(sent);
+}
+
 }  // namespace iomodels::test

@@ -144,4 +144,13 @@ HttpRead read_http_response(Client& client, bool head_request = false, Millis ti
 std::string http_request(std::string_view method, std::string_view target, std::string_view body = {},
                          const std::vector<std::string>& headers = {}, std::string_view version = "HTTP/1.1");
 
+// One echo round trip with a deadline: writes bytes, reads as many back. Describes what went wrong, or "".
+std::string echo_problem(Client& client, const std::string& bytes, Millis timeout = kIoTimeout);
+
+// Writes payload without reading until no byte has gone for stall, or all of it has gone: the server's socket
+// buffers and its pending output are then full (backpressure). Calls on_progress before each write. Returns the
+// bytes written, or -1 on a write error.
+long long write_until_stalled(Client& client, std::string_view payload, Millis stall,
+                              const std::function<void()>& on_progress = [] {});
+
 }  // namespace iomodels::test

@@ -1,4 +1,4 @@
-#include "common/server_process.hpp"
+#include "harness/server_process.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
