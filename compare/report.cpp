@@ -316,7 +316,19 @@ std::string property_sentence(const CompareResults& results, const Scenario& sce
     const Row* low = rows.back();
     text += "; the lowest `" + low->summary.model + "`, " + percent(low->cpu_share.median) + " [" +
             percent(low->cpu_share.low) + "–" + percent(low->cpu_share.high) + "].";
-    if (top->cpu_share.median > 0.5) text += " A model that polls instead of sleeping burns a core whatever the load.";
+    // A model that never waits shows it in its voluntary context switches: it never gives up its CPU by itself, so
+    // it burns whatever share of the core the machine leaves it.
+    std::vector<double> others;
+    for (const Row* r : rows) {
+      if (r != top) others.push_back(static_cast<double>(r->summary.voluntary_switches));
+    }
+    const double typical = interval_of(others).median;
+    if (typical > 0 && static_cast<double>(top->summary.voluntary_switches) < typical / 10) {
+      text += " `" + top->summary.model + "` never waited: " + format_count(top->summary.voluntary_switches) +
+              " voluntary context switches in the window against a median of " + format_count(typical) +
+              " for the others, so it spins on whatever share of its core the machine leaves it (on an idle machine, "
+              "a whole core).";
+    }
     return text;
   }
   if (name == "accept") {
@@ -680,7 +692,9 @@ std::vector<std::string> reading(const CompareResults& results) {
     }
     bullets.push_back(title + join(parts, ", ") + ".");
   };
-  gather(limits, "Hit their limits (the model's own, as documented; shown as \"limit\" rows): ");
+  gather(limits, "Left active connections unanswered in at least one run (\"limit\" rows; for the iterative server, "
+                 "the pool and prefork, and select past FD_SETSIZE, their documented limit; elsewhere a finding to "
+                 "look into): ");
   gather(failures, "Failed: ");
   gather(errors, "Errors counted by the load generator: ");
   gather(stops, "Did not stop cleanly on SIGTERM: ");

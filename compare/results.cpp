@@ -107,7 +107,8 @@ Row summarize(std::vector<RunRecord> runs) {
   set_median(s, loaded, &RunRecord::peak_processes);
   set_median(s, loaded, &RunRecord::voluntary_switches);
   set_median(s, loaded, &RunRecord::involuntary_switches);
-  set_median(s, loaded, &RunRecord::never_answered);
+  // A limit row says how many went unanswered in the run that showed the limit, not a median of 0 over the others.
+  if (s.outcome != Outcome::kLimit) set_median(s, loaded, &RunRecord::never_answered);
   set_median(s, loaded, &RunRecord::connections_opened);
   // Errors are summed rather than averaged: one corrupted byte in any run is worth seeing.
   s.errors = s.connect_errors = s.resets = s.timeouts = s.mismatches = s.http_errors = 0;
