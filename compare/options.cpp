@@ -89,7 +89,8 @@ cxxopts::Options make_options() {
        "NAME:OPT[:OPT...] runs a variant with those options, a row of its own (epoll:--threads=2)",
        text(), "NAME[:OPT...][,...]")
       ("scenarios", "named loads to run (default: all of " + scenario_names() + ")", text(), "NAME[,NAME...]")
-      ("quick", "a short profile: every scenario but idle-10k, 2 runs of 0.4 s each (under 3 minutes here)")
+      ("quick", "a short profile: pingpong, busy, light, accept, slow-clients, 2 runs of 0.4 s each, no system-call "
+       "pass (under 3 minutes here)")
       ("connections", "custom scenarios: connection counts, one scenario each (with --sizes, --rate)", text(),
        "N[,N...]")
       ("sizes", "custom scenarios: message sizes, one scenario each: 64, 4k, 1M", text(), "BYTES[,BYTES...]")
@@ -98,7 +99,7 @@ cxxopts::Options make_options() {
       ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
       ("rate", "custom scenarios: messages per second in total, open loop (0: closed loop)", text(), "N")
       ("mix", "scenarios whose system calls are counted per message, call by call, in a pass of their own with "
-       "perf (default: busy; none: no pass)", text(), "NAME[,NAME...]|none")
+       "perf (default: busy, with --quick none; none: no pass)", text(), "NAME[,NAME...]|none")
       ("http", "HTTP/1.1 keep-alive POSTs instead of raw echo")
       ("wrk", "also drive each server with wrk (-t1 -cN) and report its requests/s and latency")
       ("repeat", "run each model N times per scenario, interleaved; report the median and the min-max interval "
@@ -140,7 +141,7 @@ constexpr const char* kHelpTail =
 }  // namespace
 
 const std::vector<std::string>& quick_scenario_names() {
-  static const std::vector<std::string> names{"pingpong", "busy", "light", "accept", "bulk", "slow-clients"};
+  static const std::vector<std::string> names{"pingpong", "busy", "light", "accept", "slow-clients"};
   return names;
 }
 
@@ -299,6 +300,8 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
         for (int connections : o.connections) o.scenarios.push_back(custom_scenario(connections, size, o.rate));
       }
     }
+    // --quick leaves out the system-call pass (about 40 s) unless --mix asks for it.
+    if (o.quick) o.mix_scenarios.clear();
     if (parsed.count("mix")) {
       o.mix_scenarios.clear();
       const std::string text = parsed["mix"].as<std::string>();

@@ -19,7 +19,8 @@ inline constexpr std::chrono::milliseconds kDefaultWarmup{200};
 inline constexpr int kQuickRepeat = 2;
 inline constexpr std::chrono::milliseconds kQuickDuration{400};
 inline constexpr std::chrono::milliseconds kQuickWarmup{100};
-// The scenarios of --quick: all but idle-10k, whose 10,000 threads or processes take seconds per run to set up.
+// The scenarios of --quick: all but idle-10k, whose 10,000 threads or processes take up to half a minute per run to
+// set up, and bulk; without the system-call pass.
 const std::vector<std::string>& quick_scenario_names();
 
 struct CompareOptions {

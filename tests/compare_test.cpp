@@ -177,6 +177,7 @@ TEST(CompareOptions, ScenariosQuickMixAndVariants) {
   EXPECT_EQ(scenario_names_of(parsed.options), quick_scenario_names());
   EXPECT_EQ(parsed.options.repeat, kQuickRepeat);
   EXPECT_EQ(parsed.options.duration, kQuickDuration);
+  EXPECT_TRUE(parsed.options.mix_scenarios.empty());
 
   parsed = parse({"--models", "epoll,epoll:--threads=2,io_uring:--single-shot:--x"});
   ASSERT_EQ(parsed.error, "");
