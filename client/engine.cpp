@@ -72,6 +72,7 @@ struct Connection {
   State state = State::kIdle;
   std::uint32_t generation = 0;  // tags epoll events and timers; bumped on close so stale ones are ignored
   bool want_write = false;
+  bool idle = false;      // --idle: held open, never sends; any byte or close from the server is an error
   bool answered = false;  // got a reply in the measured window
   bool timer_armed = false;
   std::int64_t connect_started = 0;
@@ -159,7 +160,8 @@ Worker::Worker(const RunPlan& plan, int first, int count, LiveCounters& live)
   for (int i = 0; i < count; ++i) {
     Connection& c = connections_[static_cast<std::size_t>(i)];
     c.id = static_cast<std::uint64_t>(first + i);
-    c.ring.resize(depth_);
+    c.idle = first + i >= config().connections;
+    if (!c.idle) c.ring.resize(depth_);  // an idle connection has nothing in flight: keep the client small too
   }
 }
 
@@ -243,7 +245,7 @@ void Worker::open(Connection& c, std::int64_t now) {
     return fail(c, Kind::kConnect, std::string("epoll_ctl: ") + std::strerror(errno), now);
   }
   // A new connection per message times the whole exchange, connect included.
-  if (config().connect_per_message) push_message(c, open_loop() ? due_time(c) : now, now);
+  if (config().connect_per_message && !c.idle) push_message(c, open_loop() ? due_time(c) : now, now);
 }
 
 void Worker::on_connected(Connection& c) {
@@ -257,7 +259,9 @@ void Worker::on_connected(Connection& c) {
   }
   c.state = State::kOpen;
   c.want_write = true;  // registered for EPOLLOUT while connecting; flush() drops it once everything is written
-  if (config().connect_per_message) {
+  if (c.idle) {
+    // Nothing to send: wait for readable only, which for an idle connection means the server closed or misbehaved.
+  } else if (config().connect_per_message) {
     flush(c);
   } else {
     fill(c, now);
@@ -305,6 +309,7 @@ void Worker::format_get(const Connection& c, Message& m) const {
 }
 
 void Worker::fill(Connection& c, std::int64_t now) {
+  if (c.idle) return;
   if (open_loop()) {
     while (c.count < depth_ && due_time(c) <= now) push_message(c, due_time(c), now);
     if (c.count < depth_ && !c.timer_armed) arm(c, due_time(c));
@@ -564,9 +569,13 @@ void Worker::scan_timeouts(std::int64_t now) {
 
 WorkerResult Worker::run() {
   std::int64_t now = now_ns();
+  const double connect_interval_ns = config().connect_rate > 0 ? 1e9 / config().connect_rate : 0;
   for (Connection& c : connections_) {
-    if (open_loop() && config().connect_per_message) {
+    if (open_loop() && config().connect_per_message && !c.idle) {
       arm(c, due_time(c));
+    } else if (connect_interval_ns > 0) {
+      // --connect-rate: connection k opens k / rate seconds into the run, whichever thread owns it.
+      arm(c, plan_.start + static_cast<std::int64_t>(connect_interval_ns * static_cast<double>(c.id)));
     } else {
       open(c, now);
     }
@@ -605,7 +614,10 @@ WorkerResult Worker::run() {
     live_.measured.store(result_.messages, std::memory_order_relaxed);
     live_.errors.store(errors_, std::memory_order_relaxed);
   }
-  for (const Connection& c : connections_) result_.connections_never_answered += c.answered ? 0 : 1;
+  for (const Connection& c : connections_) {
+    result_.connections_never_answered += c.answered || c.idle ? 0 : 1;
+    result_.connections_open_at_end += c.state == State::kOpen ? 1 : 0;
+  }
   connections_.clear();  // closes every socket before the CPU time is read
   return std::move(result_);
 }

@@ -23,6 +23,8 @@ void validate(const LoadConfig& config) {
   auto bad = [](const std::string& what) { throw std::runtime_error("invalid load configuration: " + what); };
   if (config.port < 1 || config.port > 65535) bad("port " + std::to_string(config.port));
   if (config.connections < 1) bad("connections must be at least 1");
+  if (config.idle_connections < 0) bad("idle connections must not be negative");
+  if (config.connect_rate < 0) bad("connect rate must not be negative");
   if (config.threads < 0) bad("threads must not be negative");
   if (config.pipeline < 1) bad("pipeline must be at least 1");
   if (config.rate < 0) bad("rate must not be negative");
@@ -39,7 +41,7 @@ void validate(const LoadConfig& config) {
 int thread_count(const LoadConfig& config) {
   int threads = config.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  return std::min(threads, config.connections);
+  return std::min(threads, config.connections + config.idle_connections);
 }
 
 }  // namespace
@@ -88,9 +90,10 @@ LoadResult run_load(const LoadConfig& config) {
   plan.start = detail::now_ns();
   plan.measure_start = plan.start + config.warmup.count();
   plan.end = plan.measure_start + config.duration.count();
+  const long long total = static_cast<long long>(config.connections) + config.idle_connections;
   for (int t = 0; t < threads; ++t) {
-    const int first = static_cast<int>(static_cast<long long>(config.connections) * t / threads);
-    const int next = static_cast<int>(static_cast<long long>(config.connections) * (t + 1) / threads);
+    const int first = static_cast<int>(total * t / threads);
+    const int next = static_cast<int>(total * (t + 1) / threads);
     const int cpu = config.cpus.empty() ? -1 : config.cpus[static_cast<std::size_t>(t) % config.cpus.size()];
     workers.push_back(std::async(std::launch::async, detail::run_worker, std::cref(plan), first, next - first, cpu,
                                  std::ref(live[static_cast<std::size_t>(t)])));
@@ -135,6 +138,7 @@ LoadResult run_load(const LoadConfig& config) {
     result.http_errors += part.http_errors;
     result.connections_opened += part.connections_opened;
     result.connections_never_answered += part.connections_never_answered;
+    result.connections_open_at_end += part.connections_open_at_end;
     result.client_cpu_seconds += part.cpu_seconds;
     if (!part.first_error.empty() && (result.first_error.empty() || part.first_error_at < first_error_at)) {
       result.first_error = part.first_error;

@@ -33,6 +33,12 @@ struct LoadConfig {
   std::string host = "127.0.0.1";
   int port = 0;
   int connections = 50;
+  // Held open beside the `connections` that carry traffic, never sending a byte: what an idle client costs the
+  // server. Their numbers follow the active ones', so with a connect rate the active connections open first.
+  int idle_connections = 0;
+  // New connections per second over the whole run (0: all at once). Opening 19,000 at once overflows the listen
+  // backlog (net.core.somaxconn) and ends in connect timeouts; a bounded pace lets the server keep up.
+  double connect_rate = 0;
   int threads = 0;  // 0: the number of CPUs
   std::chrono::nanoseconds duration{10s};
   std::chrono::nanoseconds warmup{1s};
@@ -68,6 +74,7 @@ struct LoadResult {
   std::uint64_t errors() const { return connect_errors + resets + timeouts + mismatches + http_errors; }
 
   int connections_opened = 0;
+  int connections_open_at_end = 0;  // active and idle connections still open when the run ended: those held
   // Connection slots that never got a reply during the measured run: how the comparison shows a model's limit
   // (the iterative server with 50 clients answers one of them).
   int connections_never_answered = 0;

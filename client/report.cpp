@@ -75,6 +75,11 @@ std::string format_header(const LoadConfig& config, int threads) {
                        config.connections, config.message_size, config.http ? "bodies" : "messages",
                        config.connect_per_message ? 1 : config.pipeline,
                        format_duration_ns(static_cast<double>(config.warmup.count())).c_str());
+  if (config.idle_connections > 0 || config.connect_rate > 0) {
+    out += printf_string("  %d idle connections beside them; connecting at %s\n", config.idle_connections,
+                         config.connect_rate > 0 ? printf_string("%.0f per second", config.connect_rate).c_str()
+                                                 : "once");
+  }
   return out;
 }
 
@@ -92,8 +97,8 @@ std::string format_summary(const LoadConfig& config, const LoadResult& result) {
   out += printf_string("  %llu %s in %.2fs, %s read\n", static_cast<unsigned long long>(result.messages),
                        config.http ? "requests" : "messages", result.seconds,
                        format_bytes(static_cast<double>(result.bytes)).c_str());
-  out += printf_string("  Connections: %d opened, %d never answered\n", result.connections_opened,
-                       result.connections_never_answered);
+  out += printf_string("  Connections: %d opened, %d open at the end, %d never answered\n",
+                       result.connections_opened, result.connections_open_at_end, result.connections_never_answered);
   if (config.idle > 0 || config.slow > 0) {
     out += printf_string("  Held beside them: %d/%d idle, %d/%d slow established in %.2fs, %d closed by the server; "
                          "slow bytes %llu sent, %llu echoed\n",
@@ -134,6 +139,8 @@ nlohmann::json to_json(const LoadConfig& config, const LoadResult& result) {
       {"host", config.host},
       {"port", config.port},
       {"connections", config.connections},
+      {"idle_connections", config.idle_connections},
+      {"connect_rate", config.connect_rate},
       {"threads", config.threads},
       {"duration_s", seconds(config.duration)},
       {"warmup_s", seconds(config.warmup)},
@@ -174,6 +181,7 @@ nlohmann::json to_json(const LoadConfig& config, const LoadResult& result) {
       {"first_error", result.first_error},
       {"connections_opened", result.connections_opened},
       {"connections_never_answered", result.connections_never_answered},
+      {"connections_open_at_end", result.connections_open_at_end},
       {"client_cpu_seconds", result.client_cpu_seconds},
       {"client_cpu_us_per_message", per_message * 1e6},
       {"held",

@@ -81,6 +81,9 @@ ServerOptions parse_server_options(int argc, char** argv, const ModelInfo& model
     options.add_options()("threads", model.threads_help,
                           cxxopts::value<std::string>()->default_value(std::to_string(model.default_threads)));
   }
+  if (!model.processes_help.empty()) {
+    options.add_options()("processes", model.processes_help, cxxopts::value<std::string>()->default_value("1"));
+  }
   for (const auto& flag : model.flags) options.add_options()(flag.name, flag.help);
   options.add_options()("help", "print this help and exit");
 
@@ -119,6 +122,9 @@ ServerOptions parse_server_options(int argc, char** argv, const ModelInfo& model
   result.max_body = static_cast<std::size_t>(integer_option(parsed, "max-body", 0, 1LL << 40, model.name));
   result.max_conns = static_cast<std::size_t>(integer_option(parsed, "max-conns", 0, 100'000'000, model.name));
   if (model.default_threads > 0) result.threads = static_cast<int>(integer_option(parsed, "threads", 1, 1024, model.name));
+  if (!model.processes_help.empty()) {
+    result.processes = static_cast<int>(integer_option(parsed, "processes", 1, 256, model.name));
+  }
   for (const auto& flag : model.flags) {
     if (parsed.count(flag.name)) result.flags_set.push_back(flag.name);
   }

@@ -17,6 +17,7 @@ struct ModelInfo {
   std::string limit{};         // the model's inherent limit, shown in --help; empty when it has none
   int default_threads = 0;     // > 0: the model accepts --threads with this default; 0: --threads is rejected
   std::string threads_help{};  // what --threads means for this model
+  std::string processes_help{};  // non-empty: the model takes --processes N (default 1), and what it means
   // Model-specific boolean flags, e.g. {"edge", "edge-triggered epoll"}.
   struct Flag {
     std::string name;
@@ -32,6 +33,7 @@ struct ServerOptions {
   std::size_t max_body = kDefaultMaxBody;
   std::size_t max_conns = 0;  // 0: no limit but the model's own
   int threads = 0;            // the model's default when it takes --threads, else 0
+  int processes = 1;          // --processes, for the models that take it
   std::vector<std::string> flags_set;  // names of the model-specific flags given
 
   bool flag(const std::string& name) const;

@@ -16,7 +16,9 @@ Server start_server(int argc, char** argv, const ModelInfo& model, const Listene
   server.session = SessionConfig{server.options.mode, server.options.max_body};
   server.listener_config = config;
   raise_open_file_limit();
-  const bool several_listeners = config.listener_per_thread && server.options.threads > 1;
+  // --threads N loops, or --processes N workers, each with a listener of its own on the port.
+  const bool several_listeners =
+      config.listener_per_thread && (server.options.threads > 1 || server.options.processes > 1);
   server.listener = open_listener(server.options, config.nonblocking, several_listeners);
   // The hook may move the listener into open_listeners(); whoever holds it keeps the descriptor open.
   const int listen_fd = server.listener.get();
@@ -26,7 +28,8 @@ Server start_server(int argc, char** argv, const ModelInfo& model, const Listene
 }
 
 std::vector<UniqueFd> open_listeners(Server& server, int n) {
-  if (n > 1 && !(server.listener_config.listener_per_thread && n == server.options.threads)) {
+  if (n > 1 && !(server.listener_config.listener_per_thread &&
+                 (n == server.options.threads || n == server.options.processes))) {
     die_errno("open_listeners: more listeners than start_server prepared for", EINVAL);
   }
   std::vector<UniqueFd> listeners;

@@ -19,14 +19,14 @@ struct Server {
 
 // init_process_signals(), parse_server_options(), raise_open_file_limit(), open_listener(); then before_banner, when
 // given (for what must exist before the server may say it listens: rings, worker processes); prints the banner last,
-// once the listener accepts connections. With config.listener_per_thread and --threads N > 1 the listener gets
-// SO_REUSEPORT, so that open_listeners() can add the others. Exits 0 after --help, 2 on a bad option, 1 when
+// once the listener accepts connections. With config.listener_per_thread and --threads N > 1 (or --processes N > 1)
+// the listener gets SO_REUSEPORT, so that open_listeners() can add the others. Exits 0 after --help, 2 on a bad option, 1 when
 // binding fails.
 Server start_server(int argc, char** argv, const ModelInfo& model, const ListenerConfig& config = {},
                     const std::function<void(Server&)>& before_banner = {});
 
-// n listeners on the server's port, server.listener first (moved out): one per event loop. n > 1 needs
-// config.listener_per_thread and n == --threads, which is what gave the first one SO_REUSEPORT.
+// n listeners on the server's port, server.listener first (moved out): one per event loop (or per worker process).
+// n > 1 needs config.listener_per_thread and n == --threads (or --processes), which gave the first SO_REUSEPORT.
 std::vector<UniqueFd> open_listeners(Server& server, int n);
 
 // --max-conns: true when one more connection would exceed the limit (0 means no limit but the model's own).

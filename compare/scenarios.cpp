@@ -154,7 +154,7 @@ std::string loadgen_command(const Scenario& s, std::chrono::nanoseconds duration
     command += std::string(" -R ") + text;
   }
   if (s.connect_per_message) command += " --connect-per-message";
-  if (s.idle > 0) command += " --idle " + std::to_string(s.idle);
+  if (s.idle > 0) command += " --idle " + std::to_string(s.idle) + " --idle-first";
   if (s.slow > 0) command += " --slow " + std::to_string(s.slow) + " --slow-interval " + duration_flag(s.slow_interval);
   if (http) command += " --http";
   command += " -d " + duration_flag(duration) + " --warmup " + duration_flag(warmup) + " HOST:PORT";

@@ -11,10 +11,15 @@
 //     waits in a ready list for the next round.
 //   --threads N: N loops, each with its own epoll, thread and SO_REUSEPORT listener; the kernel spreads new
 //     connections over the listeners, and a connection stays on the loop that accepted it.
+//   --processes N: N worker processes under a supervising parent (nginx's shape), each with its own listener and
+//     loops. What --threads cannot give: each process has its own descriptor table, hence its own RLIMIT_NOFILE,
+//     so N workers hold N times the connections one process may; and a worker that crashes takes only its own
+//     connections with it (the parent starts it again). The price: nothing is shared but the --max-conns count.
 // Inherent limit: none of the model's own; Linux only. A loop is one thread, so N loops use at most N cores.
 //
 // Try it:  bin/epoll --port 7000 --edge --threads 2 &   nc 127.0.0.1 7000
 #include <sys/epoll.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -24,7 +29,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -34,6 +41,7 @@
 #include "common/server.hpp"
 #include "common/shutdown.hpp"
 #include "common/socket_io.hpp"
+#include "common/worker_processes.hpp"
 
 using namespace iomodels;
 using Clock = std::chrono::steady_clock;
@@ -44,8 +52,28 @@ constexpr int kMaxEvents = 256;
 // Edge-triggered: recv(2) calls of up to kReadChunk one connection gets per turn before the others have theirs.
 constexpr int kReadsPerWake = 4;
 
-// Open connections over every loop, for --max-conns.
-std::atomic<std::size_t> open_connections{0};
+// Open connections, for --max-conns: one counter per process (so a restarted worker starts again from zero), in
+// memory that survives fork(2) shared when there are worker processes, summed at each accept. A lock-free atomic
+// works across processes as across threads.
+std::span<std::atomic<std::size_t>> connection_counts;
+std::atomic<std::size_t>* own_count = nullptr;
+
+void init_connection_counts(int processes) {
+  const std::size_t bytes = sizeof(std::atomic<std::size_t>) * static_cast<std::size_t>(processes);
+  void* memory = processes == 1 ? ::operator new(bytes)
+                                : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) die_errno("mmap", errno);
+  auto* counts = static_cast<std::atomic<std::size_t>*>(memory);
+  for (int i = 0; i < processes; ++i) new (&counts[i]) std::atomic<std::size_t>(0);
+  connection_counts = {counts, static_cast<std::size_t>(processes)};
+  own_count = &counts[0];
+}
+
+std::size_t open_connections() {
+  std::size_t total = 0;
+  for (const auto& count : connection_counts) total += count.load(std::memory_order_relaxed);
+  return total;
+}
 
 // Per connection: 4 bytes of descriptor, the session (no buffer while idle), the registered events and 3 flags.
 struct Connection {
@@ -151,7 +179,7 @@ class EpollLoop {
 
   void on_accept() {
     const AcceptResult result = accept_round(listener_.get(), [this](UniqueFd fd) {
-      if (over_connection_limit(server_.options, open_connections.load())) return;  // closed at once
+      if (over_connection_limit(server_.options, open_connections())) return;  // closed at once
       add_connection(std::move(fd));
     });
     if (result == AcceptResult::kShed) pause_accepting();
@@ -169,13 +197,13 @@ class EpollLoop {
     }
     connections_.add(
         Connection{.fd = std::move(fd), .session = Session(server_.session), .interest = interest, .readiness = {}});
-    open_connections.fetch_add(1);
+    own_count->fetch_add(1, std::memory_order_relaxed);
   }
 
   // close(2) also takes the socket out of the epoll set: no other descriptor refers to it (epoll(7), Q6).
   void close_connection(int fd) {
     connections_.remove(fd);
-    open_connections.fetch_sub(1);
+    own_count->fetch_sub(1, std::memory_order_relaxed);
     if (paused_until_) resume_accepting();  // a descriptor was freed
   }
 
@@ -200,6 +228,18 @@ class EpollLoop {
   std::optional<Clock::time_point> paused_until_;
 };
 
+// One process's loops: one per listener, each with its own thread (the first on the calling thread).
+void run_loops(const Server& server, std::vector<UniqueFd> listeners, bool edge) {
+  // Every loop's descriptors are opened before any loop runs: once one accepts, the others could find none left.
+  std::vector<std::unique_ptr<EpollLoop>> loops;
+  for (UniqueFd& fd : listeners) loops.push_back(std::make_unique<EpollLoop>(server, std::move(fd), edge));
+  // Threads start after start_server blocked SIGINT and SIGTERM, so every loop inherits the mask its signalfd
+  // relies on. A jthread joins when it goes out of scope, after loop 0 has returned.
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  loops.front()->run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,18 +251,32 @@ int main(int argc, char** argv) {
           .limit = "",  // none of the model's own: memory and descriptors
           .default_threads = 1,
           .threads_help = "event loops, each with its own thread, epoll instance and SO_REUSEPORT listener",
+          .processes_help = "worker processes (nginx's shape), each with its own SO_REUSEPORT listener and "
+                            "--threads loops",
           .flags = {{"edge", "edge-triggered (EPOLLET): read and write until EAGAIN, a bounded amount per turn"}},
       },
       ListenerConfig{.nonblocking = true, .listener_per_thread = true});
   const bool edge = server.options.flag("edge");
-  std::vector<UniqueFd> listeners = open_listeners(server, server.options.threads);
-  // Every loop's descriptors are opened before any loop runs: once one accepts, the others could find none left.
-  std::vector<std::unique_ptr<EpollLoop>> loops;
-  for (UniqueFd& listener : listeners) loops.push_back(std::make_unique<EpollLoop>(server, std::move(listener), edge));
-  // Threads start after start_server blocked SIGINT and SIGTERM, so every loop inherits the mask its signalfd
-  // relies on. A jthread joins when it goes out of scope, after loop 0 has returned.
-  std::vector<std::jthread> threads;
-  for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
-  loops.front()->run();
-  return 0;
+  init_connection_counts(server.options.processes);
+  if (server.options.processes == 1) {
+    run_loops(server, open_listeners(server, server.options.threads), edge);
+    return 0;
+  }
+  // --processes N: every worker's listener is opened here, before any worker exists, so that the port accepts for
+  // all of them from the banner on; the parent keeps them to hand the same one to a worker it has to restart.
+  // Each process has its own descriptor table, so N workers hold N times what RLIMIT_NOFILE allows one.
+  std::vector<UniqueFd> listeners = open_listeners(server, server.options.processes);
+  return run_worker_processes(server.options.processes, [&](int index) {
+    own_count = &connection_counts[static_cast<std::size_t>(index)];
+    own_count->store(0);  // a restarted worker: its predecessor's connections died with it
+    std::vector<UniqueFd> mine;
+    mine.push_back(std::move(listeners[static_cast<std::size_t>(index)]));
+    listeners.clear();  // the other workers' listeners: this process must not hold them open
+    // --threads M in each worker: M - 1 more listeners on the port, opened in the worker, which alone uses them.
+    for (int i = 1; i < server.options.threads; ++i) {
+      mine.push_back(open_listener_on_same_port(mine.front().get(), /*nonblocking=*/true));
+    }
+    run_loops(server, std::move(mine), edge);
+    return 0;
+  });
 }

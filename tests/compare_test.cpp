@@ -193,7 +193,7 @@ TEST(CompareScenarios, EachNamedOneReproducesWithOneLoadgenCommand) {
   const auto idle = find_scenario("idle-10k");
   ASSERT_TRUE(idle.has_value());
   EXPECT_EQ(loadgen_command(*idle, std::chrono::seconds(1), std::chrono::milliseconds(250), false),
-            "bin/loadgen -c 50 -s 64 --idle 10000 -d 1s --warmup 250ms HOST:PORT");
+            "bin/loadgen -c 50 -s 64 --idle 10000 --idle-first -d 1s --warmup 250ms HOST:PORT");
   EXPECT_EQ(loadgen_command(*find_scenario("slow-clients"), std::chrono::seconds(1), std::chrono::seconds(0), false),
             "bin/loadgen -c 10 -s 64 --slow 500 --slow-interval 100ms -d 1s --warmup 0s HOST:PORT");
   EXPECT_EQ(loadgen_command(*find_scenario("accept"), std::chrono::seconds(2), std::chrono::seconds(1), false),

@@ -708,8 +708,10 @@ class Processes : public ServerTest {};
 TEST_P(Processes, ShortConnectionsLeaveNoZombies) {
   ASSERT_NO_FATAL_FAILURE(start());
   const pid_t group = server().pid();
-  // Idle, a server is one process, or a prefork leader and at most its pool of workers.
-  const std::size_t idle_members = 1 + (spec().forks && spec().limit_is_threads ? spec().limit : 0);
+  // Idle, a server is one process, or a prefork leader and at most its pool of workers, or a supervisor and its
+  // worker processes.
+  const std::size_t idle_members =
+      1 + (spec().forks && spec().limit_is_threads ? spec().limit : 0) + spec().worker_processes;
   for (int i = 0; i < 20; ++i) {
     Client client = connect();
     ASSERT_TRUE(client.connected()) << client.error();

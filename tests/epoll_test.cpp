@@ -6,6 +6,7 @@
 //   - Memory: idle connections hold no buffer, so thousands cost little.
 //   - --edge: a connection that always has more to read does not starve the others.
 //   - --threads N: N event loops, each with its own epoll instance, and the kernel spreads connections over them.
+//   - --processes N: N worker processes, each with its own loop, under a parent that restarts one that dies.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -76,13 +78,27 @@ std::map<int, std::uint32_t> interest_list(pid_t pid, int epoll_fd) {
   return watched;
 }
 
-// The server-side descriptor of the connection whose peer is client: the socket whose inode /proc/net/tcp lists
-// with the client's port as its remote port. -1 when not found.
+// How /proc/net/tcp writes an IPv4 endpoint: the address as the raw (network-order) 32-bit word in hex, then the
+// port in hex.
+std::string proc_net_endpoint(const sockaddr_in& address) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%08X:%04X", address.sin_addr.s_addr, ntohs(address.sin_port));
+  return text;
+}
+
+// The server-side descriptor of the connection whose peer is client: the established socket whose inode
+// /proc/net/tcp lists with the client's endpoint as its remote one and the server's as its local one (the port
+// alone is not enough: another program's connections from other loopback addresses may reuse it). -1 when not
+// found.
 int server_fd_of(pid_t pid, const Client& client) {
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
-  const unsigned client_port = ntohs(local.sin_port);
+  sockaddr_in client_end{};
+  sockaddr_in server_end{};
+  socklen_t length = sizeof client_end;
+  if (::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&client_end), &length) != 0) return -1;
+  length = sizeof server_end;
+  if (::getpeername(client.fd(), reinterpret_cast<sockaddr*>(&server_end), &length) != 0) return -1;
+  const std::string wanted_remote = proc_net_endpoint(client_end);
+  const std::string wanted_local = proc_net_endpoint(server_end);
   std::ifstream file("/proc/" + std::to_string(pid) + "/net/tcp");
   std::string line;
   std::getline(file, line);  // the header
@@ -92,8 +108,8 @@ int server_fd_of(pid_t pid, const Client& client) {
     std::string slot, local_address, remote_address, state, queues, timer, retransmits, uid, timeout, node;
     fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid >> timeout >>
         node;
-    const unsigned remote_port = std::stoul(remote_address.substr(remote_address.find(':') + 1), nullptr, 16);
-    if (remote_port == client_port && state == "01") inode = node;  // 01: ESTABLISHED
+    // 01: ESTABLISHED
+    if (remote_address == wanted_remote && local_address == wanted_local && state == "01") inode = node;
   }
   if (inode.empty()) return -1;
   for (int fd : open_fds(pid)) {
@@ -273,6 +289,54 @@ TEST_F(EpollServer, ThreadsRunOneLoopEachAndTheKernelSpreadsConnectionsOverThem)
   for (int instance : instances) {
     EXPECT_GT(interest_list(pid(), instance).size(), 2u) << "an event loop got no connection";
   }
+}
+
+// The worker processes of --processes, as the supervising parent's children in its process group.
+std::vector<pid_t> workers_of(pid_t parent) {
+  std::vector<pid_t> workers;
+  for (const GroupMember& member : process_group_members(parent)) {
+    if (member.pid != parent && member.state != 'Z') workers.push_back(member.pid);
+  }
+  return workers;
+}
+
+TEST_F(EpollServer, ProcessesRunOneWorkerEachWithItsOwnDescriptorsAndTheParentRestartsOneThatDies) {
+  constexpr int kWorkers = 2;
+  constexpr int kClients = 30;
+  ASSERT_NO_FATAL_FAILURE(start({"--processes", std::to_string(kWorkers)}));
+  if (IsSkipped()) return;
+  std::vector<Client> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().connected()) << clients.back().error();
+    ASSERT_EQ(echo_problem(clients.back(), "client " + std::to_string(i)), "");
+  }
+  const std::vector<pid_t> workers = workers_of(pid());
+  ASSERT_EQ(workers.size(), static_cast<std::size_t>(kWorkers));
+  EXPECT_TRUE(epoll_instances(pid()).empty()) << "the parent only supervises";
+  // Each worker has its own epoll instance and listener, and SO_REUSEPORT gives each some of the 30 connections
+  // (all to one of two: probability 2^-29).
+  for (pid_t worker : workers) {
+    const std::vector<int> instances = epoll_instances(worker);
+    ASSERT_EQ(instances.size(), 1u) << "worker " << worker;
+    EXPECT_GT(interest_list(worker, instances.front()).size(), 2u) << "worker " << worker << " got no connection";
+  }
+
+  // A worker that dies takes only its own connections; the parent starts another on the same listener.
+  ASSERT_EQ(::kill(workers.front(), SIGKILL), 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::vector<pid_t> now = workers_of(pid());
+        return now.size() == kWorkers && std::find(now.begin(), now.end(), workers.front()) == now.end();
+      },
+      2s))
+      << "the parent did not start a new worker";
+  for (int i = 0; i < 10; ++i) {
+    Client late = connect();
+    ASSERT_TRUE(late.connected()) << late.error();
+    EXPECT_EQ(echo_problem(late, "after the restart " + std::to_string(i)), "");
+  }
+  EXPECT_NE(server_->stderr_text().find("starting it again"), std::string::npos) << server_->stderr_text();
 }
 
 }  // namespace

@@ -7,7 +7,10 @@
 //     has them (6.0 and later), single-shot otherwise or with --single-shot, and both paths echo every byte;
 //   - more data waiting than the provided buffers hold (the server is stopped with SIGSTOP while clients write):
 //     the ring runs dry, each multishot recv that ends with ENOBUFS is re-armed, no byte is lost, and the server
-//     reports at exit how often it happened.
+//     reports at exit how often it happened;
+//   - zero-copy sends (--send-zc) never let the kernel send from a slice the loop has refilled: many clients echo
+//     large payloads whose every block differs, verified byte by byte, while the sends queue up behind each other;
+//   - every feature flag says on stderr what it took, and bad combinations fall back rather than fail.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/filter.h>
@@ -27,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/fd_limit_support.hpp"
@@ -38,9 +42,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kUnavailable[] = "io_uring unavailable: io_uring_queue_init: Operation not permitted";
+constexpr char kDefaultPath[] =
+    "multishot accept, multishot recv into a provided-buffer ring (1024 x 4 KiB), recv bundles, direct descriptors, "
+    "registered ring fd; ring: DEFER_TASKRUN";
+constexpr char kPlainPath[] = "single-shot accept, single-shot recv into each connection's buffer; ring: default setup";
 constexpr char kMultishotPath[] = "multishot accept, multishot recv into a provided-buffer ring";
 constexpr char kSingleShotPath[] = "single-shot accept, single-shot recv";
-// Far more waiting data than the server's 256 provided buffers of 16 KiB hold.
+// Far more waiting data than the server's provided buffers (1,024 of 4 KiB) hold.
 constexpr int kBusyClients = 128;
 constexpr std::size_t kBytesPerClient = 256 * 1024;
 
@@ -209,6 +217,68 @@ TEST(IoUringBufferRing, RunningDryReArmsTheRecvAndLosesNoByte) {
   expect_exits_zero_on_sigterm(*server);
   EXPECT_NE(server->stderr_text().find("the provided-buffer ring ran dry"), std::string::npos)
       << "the test meant to exhaust the buffer ring did not; stderr: " << server->stderr_text();
+}
+
+TEST(IoUringPaths, DefaultTakesEveryFeatureThisKernelHasAndPlainTakesNone) {
+  if (!kernel_at_least(6, 10)) GTEST_SKIP() << "the default's features need Linux 6.10";
+  for (const auto& [args, path] : {std::pair{std::vector<std::string>{}, kDefaultPath},
+                                   std::pair{std::vector<std::string>{"--plain"}, kPlainPath}}) {
+    auto server = start_or_skip("io_uring", args);
+    if (!server) return;
+    EXPECT_NE(server->stderr_text().find(std::string(path) + "\n"), std::string::npos) << server->stderr_text();
+    Client client = Client::connect(server->host(), server->port());
+    EXPECT_TRUE(echo_exchange(client, "hello\n").data == "hello\n");
+    expect_exits_zero_on_sigterm(*server);
+    EXPECT_NE(server->stderr_text().find(" completions in "), std::string::npos) << server->stderr_text();
+  }
+}
+
+TEST(IoUringPaths, RecvBundlesNeedTheBufferRingAndSaySo) {
+  auto server = start_or_skip("io_uring", {"--recv-bundle", "--no-buffer-ring"});
+  if (!server) return;
+  EXPECT_NE(server->stderr_text().find("recv bundles need the provided-buffer ring"), std::string::npos)
+      << server->stderr_text();
+  Client client = Client::connect(server->host(), server->port());
+  const std::string payload = pattern_bytes(256 * 1024, 3);
+  EXPECT_TRUE(echo_exchange(client, payload).data == payload);
+  expect_exits_zero_on_sigterm(*server);
+}
+
+// Large payloads whose every block differs, from many clients at once: a slice refilled while a zero-copy send
+// still reads it would put the new bytes where the old ones belong, and the byte-by-byte comparison sees it.
+void echo_large_changing_payloads(const std::vector<std::string>& args) {
+  constexpr int kClients = 16;
+  constexpr std::size_t kBytes = 8 << 20;
+  ASSERT_TRUE(ensure_own_fd_limit(kClients + 64));
+  auto server = start_or_skip("io_uring", args);
+  if (!server) return;
+  std::vector<std::string> problems(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      Client client = Client::connect(server->host(), server->port());
+      if (!client.connected()) {
+        problems[i] = client.error();
+        return;
+      }
+      const std::string payload = pattern_bytes(kBytes, 100 + static_cast<unsigned>(i));
+      const ReadResult echoed = echo_exchange(client, payload, std::chrono::seconds(30));
+      if (echoed.data != payload) problems[i] = echoed.describe() + ", " + first_difference(payload, echoed.data);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kClients; ++i) EXPECT_EQ(problems[i], "") << "client " << i;
+  expect_exits_zero_on_sigterm(*server);
+}
+
+TEST(IoUringZeroCopy, LargeChangingPayloadsFromManyClientsComeBackByteForByte) {
+  if (!kernel_at_least(6, 0)) GTEST_SKIP() << "SEND_ZC needs Linux 6.0";
+  echo_large_changing_payloads({"--send-zc"});
+}
+
+TEST(IoUringZeroCopy, LargeChangingPayloadsWithOrdinaryDescriptorsComeBackByteForByte) {
+  if (!kernel_at_least(6, 0)) GTEST_SKIP() << "SEND_ZC needs Linux 6.0";
+  echo_large_changing_payloads({"--send-zc", "--no-direct", "--recv-bundle"});
 }
 
 }  // namespace

@@ -64,6 +64,17 @@ TEST(LoadgenCli, ReadsEveryOption) {
   EXPECT_TRUE(command.quiet);
 }
 
+TEST(LoadgenCli, ReadsIdleConnectionsAndTheConnectRate) {
+  const CommandLine command = parse({"-c", "100", "--idle", "19000", "--connect-rate", "2500", "127.0.0.1:7000"});
+  ASSERT_EQ(command.error, "");
+  EXPECT_EQ(command.config.connections, 100);
+  EXPECT_EQ(command.config.idle_connections, 19000);
+  EXPECT_DOUBLE_EQ(command.config.connect_rate, 2500);
+  const CommandLine defaults = parse({"127.0.0.1:7000"});
+  EXPECT_EQ(defaults.config.idle_connections, 0);
+  EXPECT_DOUBLE_EQ(defaults.config.connect_rate, 0);
+}
+
 TEST(LoadgenCli, HttpGetWithSizeZero) {
   const CommandLine command = parse({"--http", "-s", "0", "--connect-per-message", "localhost:80"});
   ASSERT_EQ(command.error, "");
@@ -130,6 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
                     BadUsage{"ZeroSizeRaw", {"-s", "0", kTarget}, "--size"},
                     BadUsage{"ZeroPipeline", {"--pipeline", "0", kTarget}, "--pipeline"},
                     BadUsage{"NegativeRate", {"-R", "-5", kTarget}, "--rate"},
+                    BadUsage{"NegativeIdle", {"--idle", "-1", kTarget}, "--idle"},
+                    BadUsage{"BadConnectRate", {"--connect-rate", "fast", kTarget}, "--connect-rate"},
                     BadUsage{"BadTimeout", {"--timeout", "0", kTarget}, "--timeout"},
                     BadUsage{"BadBind", {"--bind", "127.0.0.1,nowhere", kTarget}, "--bind"},
                     BadUsage{"PipelinePerMessage", {"--connect-per-message", "--pipeline", "2", kTarget}, "--pipeline"},

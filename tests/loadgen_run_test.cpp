@@ -164,6 +164,56 @@ INSTANTIATE_TEST_SUITE_P(
                     Shape{"HttpGetPerMessage", true, 0, 1, true}),
     [](const testing::TestParamInfo<Shape>& param) { return param.param.name; });
 
+TEST(LoadgenRun, IdleConnectionsAreHeldBesideTheActiveOnes) {
+  const std::string server_path = loadgen_test::bin_path("epoll");
+  LOADGEN_REQUIRE_BINARY(server_path);
+  RunningServer server(server_path, {});
+  ASSERT_EQ(server.error(), "");
+  LoadConfig config = server.config();
+  config.connections = 4;
+  config.idle_connections = 200;
+  config.threads = 2;
+  config.duration = 500ms;
+  const LoadResult result = run_load(config);
+  expect_clean(result);  // idle connections are not "never answered": they asked nothing
+  EXPECT_EQ(result.connections_opened, 204);
+  EXPECT_EQ(result.connections_open_at_end, 204);
+}
+
+TEST(LoadgenRun, AnIdleConnectionTheServerClosesIsAnError) {
+  // Over --max-conns the server closes new connections at once; an idle connection must notice, not sit there.
+  const std::string server_path = loadgen_test::bin_path("epoll");
+  LOADGEN_REQUIRE_BINARY(server_path);
+  RunningServer server(server_path, {"--max-conns", "2"});
+  ASSERT_EQ(server.error(), "");
+  LoadConfig config = server.config();
+  config.connections = 1;
+  config.idle_connections = 3;
+  config.duration = 300ms;
+  const LoadResult result = run_load(config);
+  EXPECT_GT(result.resets, 0u);
+  EXPECT_NE(result.first_error.find("closed by the server"), std::string::npos) << result.first_error;
+}
+
+TEST(LoadgenRun, ConnectRatePacesTheOpening) {
+  const std::string server_path = loadgen_test::bin_path("epoll");
+  LOADGEN_REQUIRE_BINARY(server_path);
+  RunningServer server(server_path, {});
+  ASSERT_EQ(server.error(), "");
+  LoadConfig config = server.config();
+  config.connections = 2;
+  config.idle_connections = 198;
+  config.connect_rate = 200;  // the 200 connections open over one second
+  config.threads = 2;
+  config.warmup = 0ms;
+  config.duration = 500ms;  // so about half of them are open when the run ends
+  const LoadResult result = run_load(config);
+  EXPECT_EQ(result.errors(), 0u) << result.first_error;
+  EXPECT_GE(result.connections_open_at_end, 60);
+  EXPECT_LE(result.connections_open_at_end, 140);
+  EXPECT_LE(result.connections_opened, 145);  // opened counts those still connecting too
+}
+
 TEST(LoadgenRun, IterativeServerLeavesConnectionsUnanswered) {
   // The iterative server serves one client to the end before it accepts the next: of four keep-alive
   // connections, three never get a reply.

@@ -21,6 +21,9 @@ std::vector<ServerSpec> make_list() {
     spec.limit_is_threads = row.limit_is_threads;
     spec.threads = row.threads;
     spec.forks = row.forks;
+    for (std::size_t i = 0; i + 1 < spec.args.size(); ++i) {
+      if (spec.args[i] == "--processes") spec.worker_processes = std::atoi(spec.args[i + 1].c_str());
+    }
     list.push_back(std::move(spec));
   }
   return list;

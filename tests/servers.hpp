@@ -22,6 +22,9 @@ struct ServerSpec {
   bool limit_is_threads = false;
   ThreadsFlag threads = ThreadsFlag::kRejected;
   bool forks = false;  // serves with child processes: zombies and leftover children are possible
+  // A supervising parent with this many long-lived worker processes, each serving many clients (epoll --processes
+  // N, from the shape's arguments); 0 otherwise.
+  int worker_processes = 0;
   bool python = false;  // run by /usr/bin/python3: name is its script, args follow it
 };
 
