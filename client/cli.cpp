@@ -77,6 +77,11 @@ cxxopts::Options make_options() {
       ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
       ("R,rate", "messages per second in total, open loop (0: closed loop)", text()->default_value("0"), "N")
       ("connect-per-message", "a new connection for every message (measures the accept path)")
+      ("idle-first", "open the --idle connections first, from a thread of their own, and start once the server "
+       "has accepted them (each echoes one byte); not with --connect-rate")
+      ("slow", "also hold N connections that send one byte per --slow-interval and never finish a message",
+       text()->default_value("0"), "N")
+      ("slow-interval", "how often each --slow connection sends its byte", text()->default_value("100ms"), "T")
       ("http", "HTTP/1.1 keep-alive requests, responses parsed and checked")
       ("no-verify", "do not compare the echoed bytes with those sent")
       ("timeout", "a message unanswered this long is a timeout", text()->default_value("5s"), "T")
@@ -100,6 +105,10 @@ constexpr const char* kHelpTail =
     "  loadgen -c 100 -R 20000 -d 30s 127.0.0.1:7000       open loop at 20,000 messages/s\n"
     "  loadgen --http -s 0 -c 50 -d 10s 127.0.0.1:7000     HTTP GET keep-alive, as wrk does\n"
     "  loadgen --connect-per-message -c 20 127.0.0.1:7000  a connection per message\n"
+    "  loadgen -c 50 --idle 10000 --idle-first 127.0.0.1:7000\n"
+    "                                                      50 active beside 10,000 idle, held first\n"
+    "  loadgen -c 10 --slow 500 --slow-interval 100ms 127.0.0.1:7000\n"
+    "                                                      10 active beside 500 slow senders\n"
     "  loadgen -c 100 --idle 19000 --connect-rate 2000 --warmup 12s 127.0.0.1:7000\n"
     "                                                      19,000 idle connections opened at 2,000/s, 100 active\n"
     "  loadgen --segment 2/3 --start-at 1767225600 -c 300 -R 90000 --json b.json --hdr-log b.hlog 10.0.0.1:7000\n"
@@ -161,6 +170,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     LoadConfig& config = result.config;
     config.connections = positive_int(parsed, "connections", 1);
     config.idle_connections = positive_int(parsed, "idle", 0);
+    if (parsed.count("idle-first")) {
+      if (parsed.count("connect-rate")) {
+        throw BadOption{"--idle-first: opens the idle connections at once, not with --connect-rate"};
+      }
+      // The held idle connections of client/background.hpp: the same count, opened first and greeted.
+      config.idle = config.idle_connections;
+      config.idle_connections = 0;
+    }
     const std::string connect_rate_text = parsed["connect-rate"].as<std::string>();
     const auto connect_rate = parse_number(connect_rate_text);
     if (!connect_rate || *connect_rate < 0) {
@@ -172,6 +189,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     config.warmup = duration_option(parsed, "warmup", true);
     config.timeout = duration_option(parsed, "timeout", false);
     config.pipeline = positive_int(parsed, "pipeline", 1);
+    config.slow = positive_int(parsed, "slow", 0);
+    config.slow_interval = duration_option(parsed, "slow-interval", false);
     config.http = parsed.count("http") > 0;
     config.connect_per_message = parsed.count("connect-per-message") > 0;
     config.verify = parsed.count("no-verify") == 0;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "client/background.hpp"
 #include "client/endpoint.hpp"
 #include "client/engine.hpp"
 #include "client/hdr_log.hpp"
@@ -31,6 +32,8 @@ void validate(const LoadConfig& config) {
   if (config.rate < 0) bad("rate must not be negative");
   if (config.duration.count() <= 0) bad("duration must be positive");
   if (config.warmup.count() < 0) bad("warm-up must not be negative");
+  if (config.idle < 0 || config.slow < 0) bad("idle and slow connections must not be negative");
+  if (config.slow > 0 && config.slow_interval.count() <= 0) bad("the slow interval must be positive");
   if (config.timeout.count() <= 0) bad("timeout must be positive");
   if (config.message_size == 0 && !config.http) bad("raw echo needs messages of at least 1 byte");
   // A GET request is formatted into a fixed buffer of each message in flight (engine.cpp, kMaxGetRequest).
@@ -74,6 +77,23 @@ LoadResult run_load(const LoadConfig& config) {
                    std::to_string(config.message_size) + "\r\n" +
                    (config.connect_per_message ? "Connection: close\r\n" : "") + "\r\n";
   if (config.rate > 0) plan.interval_ns = 1e9 * config.connections / config.rate;
+
+  // The idle and slow connections come first, so that a model which serves connections in order of arrival (a
+  // pool, prefork, the iterative server) meets them before the measured ones, as it would in production.
+  std::unique_ptr<detail::Background> background;
+  if (config.idle > 0 || config.slow > 0) {
+    detail::BackgroundPlan held;
+    held.target = plan.target;
+    held.sources = plan.sources;
+    held.idle = config.idle;
+    held.slow = config.slow;
+    held.slow_interval = config.slow_interval;
+    held.http = config.http;
+    held.host = format_endpoint(config.host, config.port);
+    held.cpu = config.cpus.empty() ? -1 : config.cpus.front();
+    background = std::make_unique<detail::Background>(std::move(held));
+    background->wait_ready();
+  }
 
   const int threads = thread_count(config);
   // This instance's connections: its segment of the active ones, then its segment of the idle ones (whose ids
@@ -175,6 +195,19 @@ LoadResult run_load(const LoadConfig& config) {
     }
   }
   if (interval_log) interval_log->close();
+  if (background) {
+    const detail::BackgroundResult held = background->stop();
+    result.idle_open = held.idle_open;
+    result.slow_open = held.slow_open;
+    result.background_not_established = held.not_established;
+    result.background_closed_by_server = held.closed_by_server;
+    result.slow_bytes_sent = held.slow_bytes_sent;
+    result.slow_bytes_echoed = held.slow_bytes_echoed;
+    result.background_setup_seconds = held.setup_seconds;
+    result.mismatches += held.mismatches;
+    result.client_cpu_seconds += held.cpu_seconds;
+    if (result.first_error.empty() && held.mismatches > 0) result.first_error = held.first_error;
+  }
   result.seconds = static_cast<double>(config.duration.count()) / 1e9;
   result.connections = share.size();
   result.start_time = measure_epoch;

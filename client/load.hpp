@@ -52,6 +52,11 @@ struct LoadConfig {
   std::chrono::nanoseconds timeout{5s};
   std::vector<std::string> bind_addresses;  // source addresses, used in turn by connection
   std::vector<int> cpus;                    // pin client threads to these CPUs when non-empty
+  // Held beside the measured connections by a thread of their own (client/background.hpp), opened first:
+  // idle ones never send; slow ones send one byte per slow_interval and never finish a message.
+  int idle = 0;
+  int slow = 0;
+  std::chrono::nanoseconds slow_interval{100ms};
   std::function<void(const Progress&)> on_progress;  // about once a second, from a non-worker thread
   // Several instances on several hosts (client/segment.hpp): this one runs its share of `connections` and `rate`.
   Segment segment;
@@ -80,7 +85,17 @@ struct LoadResult {
   // (the iterative server with 50 clients answers one of them).
   int connections_never_answered = 0;
 
-  double client_cpu_seconds = 0;  // user + system time of the worker threads, for the whole run
+  double client_cpu_seconds = 0;  // user + system time of the worker threads (and the background thread's after
+                                  // its connections were set up), for the whole run
+  // --idle and --slow: how many were established when the measured run began, how many the server closed
+  // during it, and what the slow ones sent and got back.
+  int idle_open = 0;
+  int slow_open = 0;
+  int background_not_established = 0;
+  int background_closed_by_server = 0;
+  std::uint64_t slow_bytes_sent = 0;
+  std::uint64_t slow_bytes_echoed = 0;
+  double background_setup_seconds = 0;
   double target_rate = 0;         // LoadConfig::rate; 0 in a closed loop
   double achieved_rate = 0;       // messages / seconds
   int threads = 0;                // worker threads actually used

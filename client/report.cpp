@@ -109,6 +109,14 @@ std::string format_summary(const LoadConfig& config, const LoadResult& result) {
                        format_bytes(static_cast<double>(result.bytes)).c_str());
   out += printf_string("  Connections: %d opened, %d open at the end, %d never answered\n",
                        result.connections_opened, result.connections_open_at_end, result.connections_never_answered);
+  if (config.idle > 0 || config.slow > 0) {
+    out += printf_string("  Held beside them: %d/%d idle, %d/%d slow established in %.2fs, %d closed by the server; "
+                         "slow bytes %llu sent, %llu echoed\n",
+                         result.idle_open, config.idle, result.slow_open, config.slow,
+                         result.background_setup_seconds, result.background_closed_by_server,
+                         static_cast<unsigned long long>(result.slow_bytes_sent),
+                         static_cast<unsigned long long>(result.slow_bytes_echoed));
+  }
   if (result.errors() > 0) {
     out += printf_string("  Errors: connect %llu, reset %llu, timeout %llu, mismatch %llu, http %llu\n",
                          static_cast<unsigned long long>(result.connect_errors),
@@ -158,6 +166,9 @@ nlohmann::json to_json(const LoadConfig& config, const LoadResult& result) {
       {"segment", std::to_string(config.segment.index) + "/" + std::to_string(config.segment.count)},
       {"start_at", config.start_at},
       {"hdr_log", config.hdr_log},
+      {"idle", config.idle},
+      {"slow", config.slow},
+      {"slow_interval_s", seconds(config.slow_interval)},
   };
   const double per_message = result.messages ? result.client_cpu_seconds / static_cast<double>(result.messages) : 0;
   return {
@@ -188,6 +199,14 @@ nlohmann::json to_json(const LoadConfig& config, const LoadResult& result) {
       {"connections_open_at_end", result.connections_open_at_end},
       {"client_cpu_seconds", result.client_cpu_seconds},
       {"client_cpu_us_per_message", per_message * 1e6},
+      {"held",
+       {{"idle_open", result.idle_open},
+        {"slow_open", result.slow_open},
+        {"not_established", result.background_not_established},
+        {"closed_by_server", result.background_closed_by_server},
+        {"slow_bytes_sent", result.slow_bytes_sent},
+        {"slow_bytes_echoed", result.slow_bytes_echoed},
+        {"setup_seconds", result.background_setup_seconds}}},
   };
 }
 

@@ -28,143 +28,66 @@ std::string number(double value) {
   return text;
 }
 
-bool plotted(const RunRecord& s) { return s.load_ran && s.outcome != Outcome::kFailed && s.messages > 0; }
-
-// Distinct sizes and connection counts, in the order of the scenarios.
-template <typename T>
-std::vector<T> distinct(const std::vector<Scenario>& scenarios, T Scenario::*field) {
-  std::vector<T> values;
-  for (const Scenario& scenario : scenarios) {
-    if (std::find(values.begin(), values.end(), scenario.*field) == values.end()) values.push_back(scenario.*field);
-  }
-  return values;
+// One panel: a point per model at its median, with an error bar from its lowest to its highest run, on a
+// logarithmic axis so that a model a hundred times costlier (aio) does not flatten the others into one band.
+void panel(std::ostringstream& script, const std::string& block, const std::vector<std::string>& lines,
+           const std::string& title, const std::string& ylabel) {
+  script << block << " << EOD\n";
+  for (const std::string& line : lines) script << line << "\n";
+  script << "EOD\n";
+  script << "set title " << quoted(title) << "\nset ylabel " << quoted(ylabel) << "\n";
+  script << "plot " << block << " using 1:3:4:5:xtic(2) with yerrorbars pt 7 ps 1.2 lw 1.5 lc rgb '#1f5fa8' "
+         << "notitle\n";
 }
-
-// A line per model through its scenarios of one size: y(row) against connections.
-bool line_chart(std::ostringstream& script, const CompareResults& results, std::size_t size,
-                const std::string& block, double (*y)(const RunRecord&), bool with_limits) {
-  std::vector<std::string> plots;
-  for (std::size_t m = 0; m < results.models.size(); ++m) {
-    const std::string& model = results.models[m];
-    std::string points;
-    for (const Row& row : results.rows) {
-      const RunRecord& s = row.summary;
-      if (s.model == model && s.scenario.size == size && plotted(s) && y(s) > 0 &&
-          (with_limits || s.outcome != Outcome::kLimit)) {
-        points += std::to_string(s.scenario.connections) + " " + number(y(s)) + "\n";
-      }
-    }
-    if (points.empty()) continue;
-    const std::string name = "$" + block + "_" + std::to_string(m);
-    script << name << " << EOD\n" << points << "EOD\n";
-    // Eight colours cycle; the dash pattern and point shape tell apart models that share one.
-    plots.push_back(name + " using 1:2 with linespoints lw 2 lc " + std::to_string(m % 8 + 1) + " dt " +
-                    std::to_string(static_cast<int>(m / 8) + 1) + " pt " + std::to_string(m % 13 + 1) +
-                    " title " + quoted(model));
-  }
-  if (plots.empty()) return false;
-  script << "plot ";
-  for (std::size_t i = 0; i < plots.size(); ++i) script << (i ? ", \\\n     " : "") << plots[i];
-  script << "\n";
-  return true;
-}
-
-double messages_per_s(const RunRecord& s) { return s.msgs_per_s; }
-double p99_us(const RunRecord& s) { return s.p99_ns / 1e3; }
 
 }  // namespace
 
 std::string gnuplot_script(const CompareResults& results, const std::string& dir, const std::string& terminal,
                            std::vector<ChartFile>& files) {
-  const std::vector<std::size_t> sizes = distinct(results.scenarios, &Scenario::size);
-  const std::vector<int> connections = distinct(results.scenarios, &Scenario::connections);
-  const int fewest = *std::min_element(connections.begin(), connections.end());
-  const int most = *std::max_element(connections.begin(), connections.end());
   const std::string mode = results.options.http ? "HTTP" : "raw echo";
-
   std::ostringstream script;
   script << "# Drawn by bin/compare; run `gnuplot charts.gp` from the directory bin/compare ran in to redraw.\n";
   // noenhanced: a model name such as io_uring is text, not a subscript.
-  script << "set terminal " << terminal << " noenhanced size 1100,650\n";
-  script << "set datafile missing '?'\nset grid\nset key outside right top\n";
-  // Connection counts span decades (1, 50, 500): a log axis gives each its room.
-  script << "set logscale x\nset xrange [" << number(fewest / 1.5) << ":" << number(most * 1.5) << "]\n";
-  script << "set xtics (";
-  for (std::size_t i = 0; i < connections.size(); ++i) {
-    script << (i ? ", " : "") << quoted(std::to_string(connections[i])) << " " << connections[i];
-  }
-  script << ")\nset xlabel 'connections'\n";
-
-  for (std::size_t size : sizes) {
-    const std::string suffix = sizes.size() > 1 ? "-" + std::to_string(size) + "B" : "";
-    const std::string what = format_size(size) + " messages, " + mode;
-    const std::string tag = std::to_string(size);
-
-    std::ostringstream chart;
-    chart << "set output " << quoted(dir + "/throughput" + suffix + ".png") << "\n";
-    chart << "set title " << quoted("Messages per second (" + what + ")") << "\n";
-    chart << "unset logscale y\nset yrange [0:*]\nset ylabel 'messages/s'\nset format y '%.0f'\n";
-    if (line_chart(chart, results, size, "rate" + tag, messages_per_s, true)) {
-      script << chart.str();
-      files.push_back({"throughput" + suffix + ".png", "messages/s against connections, " + what});
-    }
-
-    chart.str("");
-    chart << "set output " << quoted(dir + "/p99" + suffix + ".png") << "\n";
-    chart << "set title " << quoted("p99 latency (" + what + "), log scale; models at their limit left out") << "\n";
-    chart << "set logscale y\nset yrange [*:*]\nset ylabel 'p99 latency (µs)'\nset format y '%g'\n";
-    // A model at its limit answered only the connections it could serve: its p99 leaves out the ones that waited
-    // forever, so it would flatter the model.
-    if (line_chart(chart, results, size, "p99" + tag, p99_us, false)) {
-      script << chart.str();
-      files.push_back(
-          {"p99" + suffix + ".png", "p99 latency against connections (models at their limit left out), " + what});
-    }
-
-    // CPU per message: bars clustered by model, one bar per connection count.
-    std::string rows;
-    bool any = false;
+  script << "set terminal " << terminal << " noenhanced size 1100,900\n";
+  script << "set grid ytics mytics\nset logscale y\nset format y '%g'\nset xtics rotate by -40 scale 0 nomirror\n"
+         << "set bmargin 7\nset offsets 0.5, 0.5, 0, 0\n";
+  int block = 0;
+  for (const Scenario& scenario : results.scenarios) {
+    std::vector<std::string> rate_lines, cpu_lines;
+    int x = 0;
     for (const std::string& model : results.models) {
-      std::string line = model;
-      for (int count : connections) {
-        std::string cell = "?";
-        for (const Row& row : results.rows) {
-          const RunRecord& s = row.summary;
-          if (s.model == model && s.scenario.size == size && s.scenario.connections == count && plotted(s) &&
-              s.cpu_us_per_msg > 0) {
-            cell = number(s.cpu_us_per_msg);
-            any = true;
-          }
-        }
-        line += " " + cell;
+      const Row* row = find_row(results, model, scenario.name);
+      if (!row) continue;
+      const std::string name = quoted(model + (row->client_bound ? " (c)" : ""));
+      if (!row->msgs_per_s.empty() && row->msgs_per_s.median > 0) {
+        rate_lines.push_back(std::to_string(x) + " " + name + " " + number(row->msgs_per_s.median) + " " +
+                             number(std::max(row->msgs_per_s.low, 1e-9)) + " " + number(row->msgs_per_s.high));
       }
-      rows += line + "\n";
+      if (!row->cpu_us_per_msg.empty() && row->cpu_us_per_msg.median > 0) {
+        cpu_lines.push_back(std::to_string(x) + " " + quoted(model) + " " + number(row->cpu_us_per_msg.median) + " " +
+                            number(std::max(row->cpu_us_per_msg.low, 1e-9)) + " " +
+                            number(row->cpu_us_per_msg.high));
+      }
+      ++x;
     }
-    if (!any) continue;
-    script << "$cpu" << tag << " << EOD\n" << rows << "EOD\n";
-    script << "set output " << quoted(dir + "/cpu" + suffix + ".png") << "\n";
-    script << "set title " << quoted("Server CPU time per message (" + what + "), lower is better") << "\n";
-    script << "unset logscale\nset xrange [*:*]\nset yrange [0:*]\nset ylabel 'server CPU µs per message'\n"
-           << "set xlabel ''\nset format y '%g'\nset style data histograms\n"
-           << "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
-           // unset first: the line charts' explicit tics would otherwise stay and widen the right margin.
-           << "unset xtics\nset xtics rotate by -40 scale 0 nomirror\nset key inside right top\n";
-    script << "plot ";
-    for (std::size_t i = 0; i < connections.size(); ++i) {
-      const std::string label =
-          std::to_string(connections[i]) + (connections[i] == 1 ? " connection" : " connections");
-      script << (i ? ", \\\n     " : "") << "$cpu" << tag << " using " << i + 2 << (i == 0 ? ":xtic(1)" : "")
-             << " title " << quoted(label);
+    if (rate_lines.empty() && cpu_lines.empty()) continue;
+    const std::string file = "scenario-" + scenario.name + ".png";
+    script << "set output " << quoted(dir + "/" + file) << "\n";
+    script << "set multiplot layout 2,1 title " << quoted(scenario.name + ": " + describe_load(scenario) + ", " + mode +
+                                                           " (median, bars: min-max of the runs, log scale)")
+           << "\n";
+    script << "set xrange [-0.5:" << x - 0.5 << "]\n";
+    if (!rate_lines.empty()) {
+      panel(script, "$rate" + std::to_string(block), rate_lines,
+            "messages per second, higher is better ((c): client-bound)", "msgs/s");
     }
-    script << "\n";
-    files.push_back({"cpu" + suffix + ".png", "server CPU µs per message by model, " + what});
-    // Back to the line charts' settings for the next size.
-    script << "set style data linespoints\nunset xtics\nset xtics norotate scale default mirror\nset xtics (";
-    for (std::size_t i = 0; i < connections.size(); ++i) {
-      script << (i ? ", " : "") << quoted(std::to_string(connections[i])) << " " << connections[i];
+    if (!cpu_lines.empty()) {
+      panel(script, "$cpu" + std::to_string(block), cpu_lines, "server CPU per message, lower is better",
+            "server CPU µs per message");
     }
-    script << ")\nset logscale x\nset xrange [" << number(fewest / 1.5) << ":" << number(most * 1.5)
-           << "]\nset xlabel 'connections'\nset key outside right top\n";
+    script << "unset multiplot\n";
+    files.push_back({file, scenario.name + ": msgs/s and server CPU µs per message by model, with min-max bars"});
+    ++block;
   }
   return script.str();
 }

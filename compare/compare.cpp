@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "compare/charts.hpp"
 #include "compare/report.hpp"
 #include "compare/scenario.hpp"
+#include "compare/syscalls.hpp"
 
 namespace iomodels::compare {
 namespace {
@@ -157,9 +159,14 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
     return 1;
   }
   results.models = options.models;
-  for (std::size_t size : options.sizes) {
-    for (int connections : options.connections) results.scenarios.push_back({connections, size});
+  if (options.scenarios.empty()) {
+    for (std::size_t size : options.sizes) {
+      for (int connections : options.connections) {
+        options.scenarios.push_back(custom_scenario(connections, size, options.rate));
+      }
+    }
   }
+  results.scenarios = options.scenarios;
   if (options.out_dir.empty()) options.out_dir = default_out_dir();
   std::error_code error;
   std::filesystem::create_directories(options.out_dir, error);
@@ -198,7 +205,17 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
   // when it is spawned (ScopedAffinity in run_scenario), and the load generator's threads by LoadConfig::cpus.
   ScopedAffinity pinned(options.client_cpus);
 
-  const int total = static_cast<int>(options.models.size() * results.scenarios.size()) * options.repeat;
+  // The calibration before (and after, below): the same fixed work on the server's and the client's CPU.
+  std::vector<int> calibrated = options.server_cpus;
+  calibrated.insert(calibrated.end(), options.client_cpus.begin(), options.client_cpus.end());
+  if (calibrated.empty()) calibrated.push_back(-1);
+  for (int cpu : calibrated) results.noise.before.push_back(calibrate_cpu(cpu));
+  const CpuTimes machine_before = read_cpu_times();
+
+  int total = 0;
+  for (const Scenario& scenario : results.scenarios) {
+    total += static_cast<int>(options.models.size()) * (scenario.repeat > 0 ? scenario.repeat : options.repeat);
+  }
   const double planned =
       static_cast<double>((options.warmup + options.duration * (options.wrk ? 2 : 1)).count()) / 1e9 +
       kOverheadSeconds;
@@ -207,13 +224,14 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
 
   std::vector<RunRecord> runs;
   int index = 0;
-  // Repeats go round the whole matrix rather than back to back, so that a disturbance on the machine (another
-  // job, a thermal dip) spreads over every model instead of landing on one.
-  for (int repeat = 0; repeat < options.repeat; ++repeat) {
-    for (const std::string& model : options.models) {
-      for (const Scenario& scenario : results.scenarios) {
-        std::string label = model + ", " + format_scenario(scenario.connections, scenario.size);
-        if (options.repeat > 1) label += ", run " + std::to_string(repeat + 1);
+  // Within a scenario the runs go round the models, repeat after repeat, so that a slow minute of the machine
+  // (another job, a thermal dip) hits every model alike instead of landing on one model's runs.
+  for (const Scenario& scenario : results.scenarios) {
+    const int repeats = scenario.repeat > 0 ? scenario.repeat : options.repeat;
+    for (int repeat = 0; repeat < repeats; ++repeat) {
+      for (const std::string& model : options.models) {
+        std::string label = model + ", " + scenario.name;
+        if (repeats > 1) label += ", run " + std::to_string(repeat + 1);
         line.start_run(index++, label);
         runs.push_back(run_scenario(context, model, scenario, repeat));
         line.finish_run(runs.back());
@@ -221,12 +239,38 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
     }
   }
   line.end();
-
-  results.rows = aggregate(runs, results.models, results.scenarios);
-  // In an open loop every model that keeps up sends the same msgs/s: a best mark would be a coin toss.
-  if (options.rate > 0) {
-    for (Row& row : results.rows) row.best_throughput = false;
+  const CpuTimes machine_after = read_cpu_times();
+  results.noise.steal_share = steal_share(machine_before, machine_after);
+  for (const RunRecord& run : runs) {
+    results.noise.steal_share_max_run = std::max(results.noise.steal_share_max_run, run.steal_share);
   }
+  for (int cpu : calibrated) results.noise.after.push_back(calibrate_cpu(cpu));
+
+  // The system-call mix, in a pass of its own: its counters slow every call.
+  std::vector<Scenario> mixed;
+  for (const std::string& name : options.mix_scenarios) {
+    for (const Scenario& scenario : results.scenarios) {
+      if (scenario.name == name) mixed.push_back(scenario);
+    }
+  }
+  if (!mixed.empty()) {
+    std::string why_not;
+    if (!perf_can_count_each_syscall(why_not)) {
+      results.notes.push_back("system-call mix skipped: " + why_not);
+    } else {
+      for (const Scenario& scenario : mixed) {
+        for (const std::string& model : options.models) {
+          progress << (options.progress_in_place ? "\r\x1b[K" : "") << "syscall mix: " << model << ", "
+                   << scenario.name << (options.progress_in_place ? "" : "\n") << std::flush;
+          results.mixes.push_back(count_syscall_mix(options, model, scenario, options.out_dir));
+        }
+      }
+      if (options.progress_in_place) progress << "\r\x1b[K" << std::flush;
+    }
+  }
+
+  results.rows = aggregate(runs, results.models, results.scenarios, options.client_bound_share);
+  results.verdicts = all_verdicts(results);
   const std::filesystem::path dir(options.out_dir);
   std::string chart_note;
   for (const ChartFile& chart : draw_charts(results, options.out_dir, chart_note)) {
@@ -239,8 +283,7 @@ int run_compare(const CompareOptions& given, std::ostream& out, std::ostream& pr
   written = write_file(dir / "results.csv", results_to_csv(results), progress) && written;
   written = write_file(dir / "report.md", report_markdown(results), progress) && written;
 
-  out << render_text(build_table(results));
-  out << "* marks the highest msgs/s and the lowest server CPU µs per message of each scenario.\n";
+  out << render_summary_text(results);
   for (const std::string& note : results.notes) out << "note: " << note << "\n";
   out << "results in " << options.out_dir << "/ (report.md, results.json, results.csv"
       << (results.charts.empty() ? "" : ", charts") << "), " << clock_text(results.elapsed_s) << " in all\n";

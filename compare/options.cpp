@@ -85,18 +85,25 @@ cxxopts::Options make_options() {
   options.set_width(110);
   auto text = [] { return cxxopts::value<std::string>(); };
   options.add_options()
-      ("models", "servers to run, in this order (default: every server in the bin dir, in models.txt's order)",
-       text(), "NAME[,NAME...]")
-      ("connections", "connection counts, one scenario each", text()->default_value("1,50,500"), "N[,N...]")
-      ("sizes", "message sizes, one scenario each: 64, 4k, 1M", text()->default_value("64"), "BYTES[,BYTES...]")
-      ("duration", "measured length of each scenario", text()->default_value("3s"), "T")
-      ("warmup", "load before each measured window, not counted", text()->default_value("1s"), "T")
+      ("models", "servers to run, in this order (default: every server in the bin dir, in models.txt's order); "
+       "NAME:OPT[:OPT...] runs a variant with those options, a row of its own (epoll:--threads=2)",
+       text(), "NAME[:OPT...][,...]")
+      ("scenarios", "named loads to run (default: all of " + scenario_names() + ")", text(), "NAME[,NAME...]")
+      ("quick", "a short profile: pingpong, busy, light, accept, slow-clients, 2 runs of 0.4 s each, no system-call "
+       "pass (under 3 minutes here)")
+      ("connections", "custom scenarios: connection counts, one scenario each (with --sizes, --rate)", text(),
+       "N[,N...]")
+      ("sizes", "custom scenarios: message sizes, one scenario each: 64, 4k, 1M", text(), "BYTES[,BYTES...]")
+      ("duration", "measured length of each run (default 800ms; --quick 400ms)", text(), "T")
+      ("warmup", "load before each measured window, not counted (default 200ms; --quick 100ms)", text(), "T")
       ("pipeline", "messages in flight per connection", text()->default_value("1"), "N")
-      ("rate", "messages per second in total, open loop (0: closed loop)", text()->default_value("0"), "N")
+      ("rate", "custom scenarios: messages per second in total, open loop (0: closed loop)", text(), "N")
+      ("mix", "scenarios whose system calls are counted per message, call by call, in a pass of their own with "
+       "perf (default: busy, with --quick none; none: no pass)", text(), "NAME[,NAME...]|none")
       ("http", "HTTP/1.1 keep-alive POSTs instead of raw echo")
       ("wrk", "also drive each server with wrk (-t1 -cN) and report its requests/s and latency")
-      ("repeat", "run each scenario N times; report the median and the spread (min-max)",
-       text()->default_value("1"), "N")
+      ("repeat", "run each model N times per scenario, interleaved; report the median and the min-max interval "
+       "(default 3; --quick 2)", text(), "N")
       ("out", "directory for results.json, results.csv, report.md and charts (default: results/<timestamp>)",
        text(), "DIR")
       ("bin", "where the server binaries are (default: the directory this program is in, bin/ after make)",
@@ -104,7 +111,7 @@ cxxopts::Options make_options() {
       ("server-cpus", "pin the server to these CPUs (default: the first half of the machine's)", text(),
        "LIST")
       ("client-cpus", "pin the load generator to these CPUs (default: the other half)", text(), "LIST")
-      ("syscalls", "count system calls per message with perf stat (skipped with a note when perf cannot)")
+      ("syscalls", "also count system calls in every timed window with perf stat (slows them a little)")
       ("net", "the path between load generator and server: loopback, or veth (the server in a network namespace "
               "of its own behind a veth pair; needs root)", text()->default_value("loopback"), "PATH")
       ("python", "also run the Python tutorials' servers (py-threading, py-forking, py-pool, py-selectors, "
@@ -114,18 +121,34 @@ cxxopts::Options make_options() {
 }
 
 constexpr const char* kHelpTail =
-    "\nEach scenario starts the server afresh with --port 0 and its default options, waits for its banner\n"
-    "(3 s), runs the load, measures the server's CPU time, memory, threads and context switches from /proc,\n"
-    "then stops it with SIGTERM (it must exit 0 within 2 s).\n"
+    "\nScenarios (the default matrix):\n"
+    "  pingpong      1 connection, 64 B, closed loop: round-trip latency\n"
+    "  busy          50 connections, 64 B, closed loop: CPU per message at saturation\n"
+    "  idle-10k      50 active beside 10,000 idle connections: O(ready) against O(n)\n"
+    "  light         2,000 msgs/s over 50 connections, open loop: what a mostly idle server costs\n"
+    "  accept        a new connection per message, 20 at a time: the cost of a connection\n"
+    "  bulk          50 connections, 64 KiB messages: MB/s and CPU per MB\n"
+    "  slow-clients  10 active beside 500 that send one byte every 100 ms: starved pools\n"
+    "\nEach run starts the server afresh with --port 0 (and the variant's options), waits for its banner (3 s),\n"
+    "runs the load, measures the server's CPU time, memory, threads and context switches from /proc and the\n"
+    "load generator's own CPU use, then stops it with SIGTERM (it must exit 0 within 2 s). Within a scenario\n"
+    "the runs go round the models, repeat after repeat.\n"
     "\nExamples:\n"
-    "  compare                                         every model; 1, 50, 500 connections; 64 B; 3 s each\n"
-    "  compare --models epoll,poll --connections 50    two models, one scenario\n"
-    "  compare --sizes 64,16k --repeat 3 --wrk         two sizes, three runs each, wrk beside loadgen\n"
+    "  compare                                         every model, every scenario, 3 runs each\n"
+    "  compare --quick                                 a short profile\n"
+    "  compare --models epoll,poll --scenarios idle-10k two models, one scenario\n"
+    "  compare --models io_uring,io_uring:--single-shot,epoll:--threads=2 --scenarios busy\n"
+    "  compare --connections 1,50 --sizes 64,16k       custom scenarios instead of the named ones\n"
     "  compare --models epoll,blocking-threads --python the Python servers beside two C++ ones\n"
     "\nExit status: 0 when the run completed (failed servers are reported, not fatal), 1 when results could\n"
     "not be written, 2 on bad usage.\n";
 
 }  // namespace
+
+const std::vector<std::string>& quick_scenario_names() {
+  static const std::vector<std::string> names{"pingpong", "busy", "light", "accept", "slow-clients"};
+  return names;
+}
 
 const std::vector<std::string>& known_models() {
   static const std::vector<std::string> models = model_names(ModelKind::kServer);
@@ -214,46 +237,102 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     if (parsed.count("models")) {
       const auto& known = known_models();
       for (const std::string& name : split_list(parsed["models"].as<std::string>())) {
+        const ModelVariant variant = parse_model_variant(name);
         // A name outside the table is accepted when the bin dir has it, so other binaries (the tests' fakes,
         // a variant being tried) can be compared too; a typo is caught here rather than reported as a failure.
-        const bool is_known = std::find(known.begin(), known.end(), name) != known.end();
-        if (name.empty() || name.find('/') != std::string::npos ||
-            (!is_known && !executable(o.bin_dir + "/" + name))) {
-          throw BadOption{"--models: '" + name + "' is neither a model of the suite nor a program in " + o.bin_dir};
+        const bool is_known = std::find(known.begin(), known.end(), variant.binary) != known.end();
+        if (variant.binary.empty() || variant.binary.find('/') != std::string::npos ||
+            (!is_known && !executable(o.bin_dir + "/" + variant.binary))) {
+          throw BadOption{"--models: '" + variant.binary + "' is neither a model of the suite nor a program in " +
+                          o.bin_dir};
+        }
+        for (const std::string& arg : variant.args) {
+          if (arg.empty()) throw BadOption{"--models: '" + name + "' has an empty option (NAME:OPT[:OPT...])"};
         }
         if (std::find(o.models.begin(), o.models.end(), name) == o.models.end()) o.models.push_back(name);
       }
     }
 
-    o.connections.clear();
-    for (const std::string& item : split_list(parsed["connections"].as<std::string>())) {
-      int count = 0;
-      if (!parse_int(item, count) || count < 1) {
-        throw BadOption{"--connections: '" + item + "' is not a connection count of at least 1"};
-      }
-      o.connections.push_back(count);
-    }
+    o.quick = parsed.count("quick") > 0;
     o.http = parsed.count("http") > 0;
-    o.sizes.clear();
-    for (const std::string& item : split_list(parsed["sizes"].as<std::string>())) {
-      const auto size = loadgen::parse_size(item);
-      if (!size || (*size == 0 && !o.http)) {
-        throw BadOption{"--sizes: '" + item + "' is not a size of at least 1 byte (0 only with --http)"};
+    const bool custom = parsed.count("connections") || parsed.count("sizes") || parsed.count("rate");
+    if (parsed.count("connections")) {
+      o.connections.clear();
+      for (const std::string& item : split_list(parsed["connections"].as<std::string>())) {
+        int count = 0;
+        if (!parse_int(item, count) || count < 1) {
+          throw BadOption{"--connections: '" + item + "' is not a connection count of at least 1"};
+        }
+        o.connections.push_back(count);
       }
-      o.sizes.push_back(*size);
+    } else if (custom) {
+      o.connections = {50};
     }
-    o.duration = duration_option(parsed, "duration", false);
-    o.warmup = duration_option(parsed, "warmup", true);
+    if (parsed.count("sizes")) {
+      o.sizes.clear();
+      for (const std::string& item : split_list(parsed["sizes"].as<std::string>())) {
+        const auto size = loadgen::parse_size(item);
+        if (!size || (*size == 0 && !o.http)) {
+          throw BadOption{"--sizes: '" + item + "' is not a size of at least 1 byte (0 only with --http)"};
+        }
+        o.sizes.push_back(*size);
+      }
+    }
+    if (parsed.count("rate")) {
+      const std::string rate_text = parsed["rate"].as<std::string>();
+      double rate = 0;
+      const auto [end, error] = std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), rate);
+      if (rate_text.empty() || error != std::errc() || end != rate_text.data() + rate_text.size() ||
+          !std::isfinite(rate) || rate < 0) {
+        throw BadOption{"--rate: '" + rate_text + "' is not a rate of 0 or more messages per second"};
+      }
+      o.rate = rate;
+    }
+    std::vector<std::string> names;
+    if (parsed.count("scenarios")) {
+      names = split_list(parsed["scenarios"].as<std::string>());
+    } else if (!custom) {
+      if (o.quick) {
+        names = quick_scenario_names();
+      } else {
+        for (const Scenario& s : named_scenarios()) names.push_back(s.name);
+      }
+    }
+    for (const std::string& name : names) {
+      const auto scenario = find_scenario(name);
+      if (!scenario) throw BadOption{"--scenarios: '" + name + "' is not a scenario (" + scenario_names() + ")"};
+      const bool seen = std::any_of(o.scenarios.begin(), o.scenarios.end(),
+                                    [&](const Scenario& s) { return s.name == name; });
+      if (!seen) o.scenarios.push_back(*scenario);
+    }
+    if (custom) {
+      for (std::size_t size : o.sizes) {
+        for (int connections : o.connections) o.scenarios.push_back(custom_scenario(connections, size, o.rate));
+      }
+    }
+    // --quick leaves out the system-call pass (about 40 s) unless --mix asks for it.
+    if (o.quick) o.mix_scenarios.clear();
+    if (parsed.count("mix")) {
+      o.mix_scenarios.clear();
+      const std::string text = parsed["mix"].as<std::string>();
+      if (text != "none") {
+        for (const std::string& name : split_list(text)) {
+          if (!find_scenario(name)) throw BadOption{"--mix: '" + name + "' is not a scenario (" + scenario_names() +
+                                                    ", or none)"};
+          o.mix_scenarios.push_back(name);
+        }
+      }
+    }
+    o.duration = parsed.count("duration") ? duration_option(parsed, "duration", false)
+                                          : std::chrono::nanoseconds(o.quick ? kQuickDuration : kDefaultDuration);
+    o.warmup = parsed.count("warmup") ? duration_option(parsed, "warmup", true)
+                                      : std::chrono::nanoseconds(o.quick ? kQuickWarmup : kDefaultWarmup);
     o.pipeline = int_option(parsed, "pipeline", 1);
-    o.repeat = int_option(parsed, "repeat", 1);
-    const std::string rate_text = parsed["rate"].as<std::string>();
-    double rate = 0;
-    const auto [end, error] = std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), rate);
-    if (rate_text.empty() || error != std::errc() || end != rate_text.data() + rate_text.size() ||
-        !std::isfinite(rate) || rate < 0) {
-      throw BadOption{"--rate: '" + rate_text + "' is not a rate of 0 or more messages per second"};
+    o.repeat = parsed.count("repeat") ? int_option(parsed, "repeat", 1) : (o.quick ? kQuickRepeat : kDefaultRepeat);
+    // An explicit --repeat applies to every scenario, idle-10k included.
+    if (parsed.count("repeat")) {
+      for (Scenario& s : o.scenarios) s.repeat = 0;
     }
-    o.rate = rate;
     o.wrk = parsed.count("wrk") > 0;
     o.syscalls = parsed.count("syscalls") > 0;
     o.net = parsed["net"].as<std::string>();

@@ -1,12 +1,16 @@
 #include "compare/proc_stats.hpp"
 
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -166,6 +170,62 @@ GroupSample sample_process_group(pid_t pgid, SampleDetail detail) {
   sample.user_seconds = static_cast<double>(user_ticks) / kTicksPerSecond;
   sample.system_seconds = static_cast<double>(system_ticks) / kTicksPerSecond;
   return sample;
+}
+
+}  // namespace iomodels::compare
+
+namespace iomodels::compare {
+
+CpuTimes read_cpu_times() {
+  CpuTimes times;
+  FILE* file = std::fopen("/proc/stat", "re");
+  if (file == nullptr) return times;
+  unsigned long long field[8] = {};
+  const int read = std::fscanf(file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &field[0], &field[1], &field[2],
+                               &field[3], &field[4], &field[5], &field[6], &field[7]);
+  std::fclose(file);
+  if (read < 4) return times;
+  for (int i = 0; i < read; ++i) times.total += field[i];
+  times.steal = read >= 8 ? field[7] : 0;
+  times.busy = times.total - field[3] - (read >= 5 ? field[4] : 0);
+  return times;
+}
+
+double steal_share(const CpuTimes& before, const CpuTimes& after) {
+  if (after.total <= before.total || after.steal < before.steal) return 0;
+  return static_cast<double>(after.steal - before.steal) / static_cast<double>(after.total - before.total);
+}
+
+Calibration calibrate_cpu(int cpu) {
+  Calibration result;
+  result.cpu = cpu;
+  cpu_set_t old_set;
+  CPU_ZERO(&old_set);
+  const bool pinned = cpu >= 0 && ::sched_getaffinity(0, sizeof old_set, &old_set) == 0;
+  if (pinned) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ::sched_setaffinity(0, sizeof set, &set);
+  }
+  // A linear congruential step per iteration: a dependency chain the compiler cannot fold or vectorise.
+  constexpr std::uint64_t kIterations = 20'000'000;
+  std::vector<double> trials;
+  for (int trial = 0; trial < 7; ++trial) {
+    volatile std::uint64_t seed = 12345 + static_cast<std::uint64_t>(trial);
+    std::uint64_t x = seed;
+    const auto started = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0; i < kIterations; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const auto took = std::chrono::steady_clock::now() - started;
+    seed = x;
+    trials.push_back(std::chrono::duration<double, std::nano>(took).count() / static_cast<double>(kIterations));
+  }
+  if (pinned) ::sched_setaffinity(0, sizeof old_set, &old_set);
+  std::sort(trials.begin(), trials.end());
+  result.ns_per_iteration = trials[trials.size() / 2];
+  result.min_ns = trials.front();
+  result.max_ns = trials.back();
+  return result;
 }
 
 }  // namespace iomodels::compare

@@ -45,4 +45,25 @@ enum class SampleDetail {
 // Samples every process whose process group is pgid.
 GroupSample sample_process_group(pid_t pgid, SampleDetail detail);
 
+// The machine's CPU time so far, summed over its CPUs (the "cpu" line of /proc/stat, in clock ticks).
+struct CpuTimes {
+  std::uint64_t total = 0;  // every field: user nice system idle iowait irq softirq steal
+  std::uint64_t steal = 0;  // time a virtual CPU wanted to run and the hypervisor ran something else
+  std::uint64_t busy = 0;   // total less idle and iowait
+};
+CpuTimes read_cpu_times();
+// Steal as a share of all CPU time between two readings (0 when no time passed).
+double steal_share(const CpuTimes& before, const CpuTimes& after);
+
+// The calibration: a fixed piece of integer work timed on one CPU, several times; the median nanoseconds per
+// iteration. The same figure before and after a comparison says whether the machine itself changed speed (another
+// job, a throttled or stolen CPU) while it ran. cpu < 0: wherever the thread runs.
+struct Calibration {
+  int cpu = -1;
+  double ns_per_iteration = 0;  // median of the trials
+  double min_ns = 0;
+  double max_ns = 0;
+};
+Calibration calibrate_cpu(int cpu);
+
 }  // namespace iomodels::compare

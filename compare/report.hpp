@@ -14,7 +14,16 @@ struct Table {
   std::vector<bool> right_aligned;
   std::vector<std::vector<std::string>> rows;
 };
+// Every row of every scenario (a scenario column first).
 Table build_table(const CompareResults& results);
+// One scenario's rows, with intervals and marks.
+Table scenario_table(const CompareResults& results, const Scenario& scenario);
+// Model x scenario: each scenario's key figure with its mark (best, tied, (c) client-bound, limit, failed).
+Table summary_matrix(const CompareResults& results);
+// The noise: calibration before and after, steal time, the same-model spread per scenario.
+std::string noise_text(const CompareResults& results, bool markdown);
+// What bin/compare prints: the matrix, its legend, the noise.
+std::string render_summary_text(const CompareResults& results);
 std::string render_text(const Table& table);
 std::string render_markdown(const Table& table);
 

@@ -14,6 +14,7 @@
 
 #include "harness/server_process.hpp"
 #include "compare/proc_stats.hpp"
+#include "compare/options.hpp"
 
 namespace iomodels::compare {
 namespace {
@@ -221,6 +222,11 @@ void copy_load_figures(const loadgen::LoadResult& load, RunRecord& record) {
   record.never_answered = load.connections_never_answered;
   record.first_error = load.first_error;
   record.client_cpu_seconds = load.client_cpu_seconds;
+  record.idle_open = load.idle_open;
+  record.slow_open = load.slow_open;
+  record.held_not_established = load.background_not_established;
+  record.held_closed = load.background_closed_by_server;
+  record.held_setup_seconds = load.background_setup_seconds;
 }
 
 void copy_server_figures(const GroupSampler& sampler, std::chrono::nanoseconds window, RunRecord& record) {
@@ -243,6 +249,7 @@ void copy_server_figures(const GroupSampler& sampler, std::chrono::nanoseconds w
   if (record.messages > 0) {
     record.cpu_us_per_msg = record.server_cpu_seconds * 1e6 / static_cast<double>(record.messages);
   }
+  record.server_cpu_share = record.server_cpu_seconds / (static_cast<double>(window.count()) / 1e9);
   auto scaled_delta = [scale](std::uint64_t before, std::uint64_t after) {
     return after > before ? static_cast<std::uint64_t>(static_cast<double>(after - before) * scale + 0.5) : 0;
   };
@@ -298,6 +305,31 @@ void stop_server(const CompareOptions& options, ServerProcess& server, RunRecord
 }
 
 }  // namespace
+
+loadgen::LoadConfig load_config(const CompareOptions& options, const Scenario& scenario, const std::string& host,
+                                int port) {
+  loadgen::LoadConfig config;
+  config.host = host;
+  config.port = port;
+  config.connections = scenario.connections;
+  config.threads = static_cast<int>(options.client_cpus.size());  // 0 (one per CPU) when not pinned
+  config.duration = options.duration;
+  config.warmup = options.warmup;
+  config.message_size = scenario.size;
+  config.pipeline = scenario.connect_per_message ? 1 : options.pipeline;
+  config.rate = scenario.rate;
+  config.connect_per_message = scenario.connect_per_message;
+  config.idle = scenario.idle;
+  config.slow = scenario.slow;
+  config.slow_interval = scenario.slow_interval;
+  config.http = options.http;
+  config.cpus = options.client_cpus;
+  // A client a model cannot serve yet (the iterative server's 49 others) waits the whole run: that is the model's
+  // limit, reported as connections never answered, not a timeout counted as an error.
+  config.timeout = std::max<std::chrono::nanoseconds>(std::chrono::seconds(5),
+                                                      options.warmup + options.duration + std::chrono::seconds(1));
+  return config;
+}
 
 const char* to_string(Outcome outcome) {
   switch (outcome) {
@@ -359,7 +391,8 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
   record.repeat = repeat;
   record.outcome = Outcome::kFailed;
 
-  const std::string path = options.bin_dir + "/" + model;
+  const ModelVariant variant = parse_model_variant(model);
+  const std::string path = options.bin_dir + "/" + variant.binary;
   if (::access(path.c_str(), X_OK) != 0) {
     record.note = "failed: " + path + " not found";
     return record;
@@ -367,7 +400,8 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
   std::unique_ptr<ServerProcess> server;
   try {
     ScopedAffinity pinned(options.server_cpus);
-    const std::vector<std::string> args{"--port", "0"};
+    std::vector<std::string> args{"--port", "0"};
+    args.insert(args.end(), variant.args.begin(), variant.args.end());
     // `ip netns exec` enters the namespace and execs the server: the pid, and the group sampled, are the server's.
     server = context.veth ? std::make_unique<ServerProcess>("ip", context.veth->wrap(path, args))
                           : std::make_unique<ServerProcess>(path, args);
@@ -385,24 +419,10 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
     return record;  // the destructor kills and reaps the group
   }
 
-  loadgen::LoadConfig config;
-  config.host = server->host();
-  config.port = server->port();
-  config.connections = scenario.connections;
-  config.threads = static_cast<int>(options.client_cpus.size());  // 0 (one per CPU) when not pinned
-  config.duration = options.duration;
-  config.warmup = options.warmup;
-  config.message_size = scenario.size;
-  config.pipeline = options.pipeline;
-  config.rate = options.rate;
-  config.http = options.http;
-  config.cpus = options.client_cpus;
-  // A client a model cannot serve yet (the iterative server's 49 others) waits the whole run: that is the model's
-  // limit, reported as connections never answered, not a timeout counted as an error.
-  config.timeout = std::max<std::chrono::nanoseconds>(std::chrono::seconds(5),
-                                                      options.warmup + options.duration + std::chrono::seconds(1));
+  loadgen::LoadConfig config = load_config(options, scenario, server->host(), server->port());
   config.on_progress = context.on_progress;
 
+  const CpuTimes cpu_before = read_cpu_times();
   const auto start = Clock::now();
   const auto window_start = start + options.warmup;
   const auto margin = std::min<std::chrono::nanoseconds>(kSamplingMargin, options.duration / 4);
@@ -415,7 +435,18 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
     load_error = error.what();
   }
   sampler.finish(!load_error.empty());
+  const CpuTimes cpu_after = read_cpu_times();
+  record.steal_share = steal_share(cpu_before, cpu_after);
   copy_server_figures(sampler, options.duration, record);
+  {
+    const int client_threads = std::max(1, std::min(config.connections, config.threads > 0 ? config.threads
+                                                                          : static_cast<int>(allowed_cpus().size())));
+    // The measured connections' threads, plus the thread holding idle and slow ones when there are any; that
+    // thread is nearly always asleep, so the share is of the workers' CPUs.
+    const double wall = static_cast<double>((options.warmup + options.duration).count()) / 1e9;
+    record.client_cpu_share = record.client_cpu_seconds / (wall * client_threads);
+    record.client_bound = record.load_ran && record.client_cpu_share >= options.client_bound_share;
+  }
   if (options.syscalls && !context.perf_usable) record.syscalls_note = "perf unavailable";
 
   if (!server->running()) {
@@ -429,6 +460,10 @@ RunRecord run_scenario(const RunContext& context, const std::string& model, cons
     record.outcome = Outcome::kLimit;
     record.note = "limit: " + std::to_string(record.never_answered) + "/" + std::to_string(scenario.connections) +
                   " connections never answered";
+    if (record.held_not_established > 0) {
+      record.note += ", " + std::to_string(record.held_not_established) + "/" +
+                     std::to_string(scenario.idle + scenario.slow) + " held ones never accepted";
+    }
   } else {
     record.outcome = Outcome::kOk;
   }

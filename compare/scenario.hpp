@@ -15,11 +15,6 @@
 
 namespace iomodels::compare {
 
-struct Scenario {
-  int connections = 1;
-  std::size_t size = 64;
-};
-
 // ok: served the whole load. limit: alive, but some connections never got an answer (the model's inherent
 // limit, e.g. the iterative server with 50 clients). failed: missing, no banner, or crashed during the run.
 enum class Outcome { kOk, kLimit, kFailed };
@@ -45,6 +40,18 @@ struct RunRecord {
   int never_answered = 0;
   std::string first_error;
   double client_cpu_seconds = 0;
+  // The load generator's CPU time over its whole run (warm-up included) as a share of its CPUs' time; at or over
+  // CompareOptions::client_bound_share the run is client-bound.
+  double client_cpu_share = 0;
+  bool client_bound = false;
+  // Steal time (/proc/stat) as a share of all CPU time while the run's load ran: time the hypervisor gave away.
+  double steal_share = 0;
+  // --idle / --slow connections: established when the measured run began, and closed by the server during it.
+  int idle_open = 0;
+  int slow_open = 0;
+  int held_not_established = 0;
+  int held_closed = 0;
+  double held_setup_seconds = 0;
 
   // The server's process group over the same window (CPU, switches) or over the whole run (peaks). CPU and
   // switches are sampled from the window's start to a quarter second before its end, and scaled to its length.
@@ -53,6 +60,7 @@ struct RunRecord {
   double server_cpu_seconds = 0;
   double server_sampled_seconds = 0;  // the time between the two samples the CPU figures come from
   double cpu_us_per_msg = 0;  // server CPU time per answered message; 0 when none was answered
+  double server_cpu_share = 0;  // server CPU seconds per second of the window: the share of one core
   std::size_t peak_rss_bytes = 0;
   std::size_t pss_bytes = 0;  // proportional set size, read just before the window ends
   int peak_threads = 0;
@@ -81,7 +89,12 @@ struct RunContext {
 };
 
 // Never throws for anything the server does: every failure is recorded in the result.
+// model may be a variant, "epoll:--threads=2" (parse_model_variant).
 RunRecord run_scenario(const RunContext& context, const std::string& model, const Scenario& scenario, int repeat);
+
+// The load generator's configuration for a scenario against host:port.
+loadgen::LoadConfig load_config(const CompareOptions& options, const Scenario& scenario, const std::string& host,
+                                int port);
 
 // Whether `perf stat -e raw_syscalls:sys_enter` works on this machine; when not, why (for the report's notes).
 bool perf_can_count_syscalls(std::string& why_not);

@@ -18,6 +18,9 @@
 #include "compare/report.hpp"
 #include "compare/results.hpp"
 #include "compare/scenario.hpp"
+#include "compare/scenarios.hpp"
+#include "compare/syscalls.hpp"
+#include "compare/verdict.hpp"
 #include "compare/wrk.hpp"
 #include "tests/loadgen_fixture.hpp"
 
@@ -75,6 +78,8 @@ CompareOptions quick_options(const std::string& bin_dir, const std::string& out_
   options.connections = {1};
   options.duration = std::chrono::seconds(1);
   options.warmup = std::chrono::nanoseconds(0);
+  options.repeat = 1;
+  options.mix_scenarios.clear();
   options.command_line = "compare (from compare_test)";
   return options;
 }
@@ -89,7 +94,7 @@ const Row* find_row(const CompareResults& results, const std::string& model) {
 RunRecord record(const std::string& model, int connections, double msgs_per_s, double cpu_us_per_msg) {
   RunRecord r;
   r.model = model;
-  r.scenario = {connections, 64};
+  r.scenario = custom_scenario(connections, 64, 0);
   r.outcome = Outcome::kOk;
   r.load_ran = true;
   r.messages = static_cast<std::uint64_t>(msgs_per_s);
@@ -102,20 +107,28 @@ RunRecord record(const std::string& model, int connections, double msgs_per_s, d
 
 // ---- the command line ---------------------------------------------------------------------------------------
 
-TEST(CompareOptions, DefaultsAreTheQuickComparison) {
+std::vector<std::string> scenario_names_of(const CompareOptions& o) {
+  std::vector<std::string> names;
+  for (const Scenario& s : o.scenarios) names.push_back(s.name);
+  return names;
+}
+
+TEST(CompareOptions, DefaultsAreTheNamedScenariosRepeated) {
   const ParsedCommandLine parsed = parse({});
   ASSERT_EQ(parsed.error, "");
   const CompareOptions& o = parsed.options;
   EXPECT_TRUE(o.models.empty());
-  EXPECT_EQ(o.connections, (std::vector<int>{1, 50, 500}));
-  EXPECT_EQ(o.sizes, (std::vector<std::size_t>{64}));
-  EXPECT_EQ(o.duration, std::chrono::seconds(3));
-  EXPECT_EQ(o.warmup, std::chrono::seconds(1));
+  EXPECT_EQ(scenario_names_of(o), (std::vector<std::string>{"pingpong", "busy", "idle-10k", "light", "accept", "bulk",
+                                                            "slow-clients"}));
+  EXPECT_EQ(o.duration, kDefaultDuration);
+  EXPECT_EQ(o.warmup, kDefaultWarmup);
+  EXPECT_EQ(o.mix_scenarios, std::vector<std::string>{"busy"});
   EXPECT_EQ(o.bin_dir, "bin");
   // Servers are looked for beside the compare binary, so another build directory compares its own servers.
   const char* elsewhere[] = {"bin-san/compare"};
   EXPECT_EQ(parse_compare_command_line(1, elsewhere).options.bin_dir, "bin-san");
-  EXPECT_EQ(o.repeat, 1);
+  EXPECT_EQ(o.repeat, kDefaultRepeat);
+  EXPECT_GE(o.repeat, 2);  // an interval needs two runs at least
   EXPECT_TRUE(o.out_dir.empty());
   // Server and load generator never share a CPU when there are two or more.
   if (allowed_cpus().size() >= 2) {
@@ -136,6 +149,9 @@ TEST(CompareOptions, ParsesEveryOption) {
   const CompareOptions& o = parsed.options;
   EXPECT_EQ(o.connections, (std::vector<int>{2, 8}));
   EXPECT_EQ(o.sizes, (std::vector<std::size_t>{64, 4096}));
+  // Custom options replace the named scenarios: connections x sizes at the rate.
+  EXPECT_EQ(scenario_names_of(o), (std::vector<std::string>{"2c-64B-R1000", "8c-64B-R1000", "2c-4kB-R1000",
+                                                            "8c-4kB-R1000"}));
   EXPECT_EQ(o.duration, std::chrono::milliseconds(500));
   EXPECT_EQ(o.warmup.count(), 0);
   EXPECT_EQ(o.pipeline, 4);
@@ -146,6 +162,48 @@ TEST(CompareOptions, ParsesEveryOption) {
   EXPECT_EQ(o.bin_dir, "somewhere");
   EXPECT_EQ(o.server_cpus, std::vector<int>{0});
   EXPECT_EQ(o.client_cpus, std::vector<int>{0});
+}
+
+TEST(CompareOptions, ScenariosQuickMixAndVariants) {
+  ParsedCommandLine parsed = parse({"--scenarios", "idle-10k,busy,idle-10k", "--mix", "none"});
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(scenario_names_of(parsed.options), (std::vector<std::string>{"idle-10k", "busy"}));
+  EXPECT_EQ(parsed.options.scenarios[0].idle, 10000);
+  EXPECT_EQ(parsed.options.scenarios[0].connections, 50);
+  EXPECT_TRUE(parsed.options.mix_scenarios.empty());
+
+  parsed = parse({"--quick"});
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(scenario_names_of(parsed.options), quick_scenario_names());
+  EXPECT_EQ(parsed.options.repeat, kQuickRepeat);
+  EXPECT_EQ(parsed.options.duration, kQuickDuration);
+  EXPECT_TRUE(parsed.options.mix_scenarios.empty());
+
+  parsed = parse({"--models", "epoll,epoll:--threads=2,io_uring:--single-shot:--x"});
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.options.models,
+            (std::vector<std::string>{"epoll", "epoll:--threads=2", "io_uring:--single-shot:--x"}));
+  const ModelVariant variant = parse_model_variant("io_uring:--single-shot:--x");
+  EXPECT_EQ(variant.binary, "io_uring");
+  EXPECT_EQ(variant.args, (std::vector<std::string>{"--single-shot", "--x"}));
+  EXPECT_TRUE(parse_model_variant("epoll").args.empty());
+}
+
+TEST(CompareScenarios, EachNamedOneReproducesWithOneLoadgenCommand) {
+  const auto idle = find_scenario("idle-10k");
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_EQ(loadgen_command(*idle, std::chrono::seconds(1), std::chrono::milliseconds(250), false),
+            "bin/loadgen -c 50 -s 64 --idle 10000 --idle-first -d 1s --warmup 250ms HOST:PORT");
+  EXPECT_EQ(loadgen_command(*find_scenario("slow-clients"), std::chrono::seconds(1), std::chrono::seconds(0), false),
+            "bin/loadgen -c 10 -s 64 --slow 500 --slow-interval 100ms -d 1s --warmup 0s HOST:PORT");
+  EXPECT_EQ(loadgen_command(*find_scenario("accept"), std::chrono::seconds(2), std::chrono::seconds(1), false),
+            "bin/loadgen -c 20 -s 64 --connect-per-message -d 2s --warmup 1s HOST:PORT");
+  EXPECT_EQ(loadgen_command(*find_scenario("light"), std::chrono::seconds(1), std::chrono::seconds(1), false),
+            "bin/loadgen -c 50 -s 64 -R 2000 -d 1s --warmup 1s HOST:PORT");
+  EXPECT_EQ(loadgen_command(*find_scenario("bulk"), std::chrono::seconds(1), std::chrono::seconds(1), false),
+            "bin/loadgen -c 50 -s 64k -d 1s --warmup 1s HOST:PORT");
+  EXPECT_FALSE(find_scenario("nope").has_value());
+  for (const Scenario& s : named_scenarios()) EXPECT_FALSE(s.shows.empty()) << s.name;
 }
 
 TEST(CompareOptions, BadOptionIsOneLineNamingIt) {
@@ -163,6 +221,9 @@ TEST(CompareOptions, BadOptionIsOneLineNamingIt) {
       {{"--repeat", "0"}, "--repeat"},
       {{"--rate", "-1"}, "--rate"},
       {{"--models", "no-such-model"}, "--models"},
+      {{"--models", "epoll:"}, "--models"},
+      {{"--scenarios", "busy,nope"}, "--scenarios: 'nope' is not a scenario (pingpong, busy"},
+      {{"--mix", "nope"}, "--mix"},
       {{"--server-cpus", "4096"}, "--server-cpus"},
       {{"--client-cpus", "1-0"}, "--client-cpus"},
       {{"stray"}, "stray"},
@@ -179,7 +240,7 @@ TEST(CompareOptions, HelpListsEveryOption) {
   ASSERT_TRUE(parsed.help);
   for (const char* option : {"--models", "--connections", "--sizes", "--duration", "--warmup", "--pipeline", "--rate",
                              "--http", "--wrk", "--repeat", "--out", "--bin", "--server-cpus", "--client-cpus",
-                             "--syscalls", "--help"}) {
+                             "--syscalls", "--scenarios", "--quick", "--mix", "--help"}) {
     EXPECT_NE(parsed.help_text.find(option), std::string::npos) << option;
   }
 }
@@ -315,13 +376,19 @@ TEST(CompareWrk, ReadsRateLatencyAndErrors) {
 
 TEST(CompareAggregate, MedianOfRepeatsAndTheirSpread) {
   std::vector<RunRecord> runs{record("epoll", 50, 100, 5), record("epoll", 50, 300, 3), record("epoll", 50, 200, 4)};
-  const auto rows = aggregate(runs, {"epoll"}, {{50, 64}});
+  const auto rows = aggregate(runs, {"epoll"}, {custom_scenario(50, 64, 0)});
   ASSERT_EQ(rows.size(), 1U);
   EXPECT_DOUBLE_EQ(rows[0].summary.msgs_per_s, 200);
   EXPECT_DOUBLE_EQ(rows[0].summary.cpu_us_per_msg, 4);
   EXPECT_DOUBLE_EQ(rows[0].msgs_per_s_min, 100);
   EXPECT_DOUBLE_EQ(rows[0].msgs_per_s_max, 300);
   EXPECT_EQ(rows[0].runs.size(), 3U);
+  EXPECT_DOUBLE_EQ(rows[0].msgs_per_s.low, 100);
+  EXPECT_DOUBLE_EQ(rows[0].msgs_per_s.median, 200);
+  EXPECT_DOUBLE_EQ(rows[0].msgs_per_s.high, 300);
+  EXPECT_DOUBLE_EQ(rows[0].cpu_us_per_msg.low, 3);
+  EXPECT_DOUBLE_EQ(rows[0].cpu_us_per_msg.high, 5);
+  EXPECT_EQ(rows[0].cpu_us_per_msg.runs, 3);
 }
 
 TEST(CompareAggregate, MarksTheBestOfEachScenarioAmongModelsThatServedIt) {
@@ -331,7 +398,8 @@ TEST(CompareAggregate, MarksTheBestOfEachScenarioAmongModelsThatServedIt) {
   limited.note = "limit: 49/50 connections never answered";
   const std::vector<RunRecord> runs{record("epoll", 1, 100, 6),  record("poll", 1, 120, 5), limited,
                                     record("epoll", 50, 500, 2), record("poll", 50, 400, 3)};
-  const auto rows = aggregate(runs, {"blocking", "epoll", "poll"}, {{1, 64}, {50, 64}});
+  const std::vector<Scenario> scenarios{custom_scenario(1, 64, 0), custom_scenario(50, 64, 0)};
+  const auto rows = aggregate(runs, {"blocking", "epoll", "poll"}, scenarios);
   ASSERT_EQ(rows.size(), 5U);
   auto row = [&](const std::string& model, int connections) -> const Row& {
     for (const Row& r : rows) {
@@ -350,18 +418,145 @@ TEST(CompareAggregate, MarksTheBestOfEachScenarioAmongModelsThatServedIt) {
 
   CompareResults results;
   results.models = {"blocking", "epoll", "poll"};
-  results.scenarios = {{1, 64}, {50, 64}};
+  results.scenarios = scenarios;
   results.rows = rows;
   const std::string text = [&] {
     std::string joined;
     for (const auto& bullet : reading(results)) joined += bullet + "\n";
     return joined;
   }();
-  EXPECT_NE(text.find("`epoll` leads with 500 msgs/s, 1.25× the runner-up `poll`"), std::string::npos) << text;
-  EXPECT_NE(text.find("`blocking` (49/50 never answered at 50 conns)"), std::string::npos) << text;
+  // One run each: no interval, so no verdict is stated, however far apart the figures.
+  EXPECT_NE(text.find("one run each: no interval, no verdict"), std::string::npos) << text;
+  EXPECT_EQ(text.find(" ahead of "), std::string::npos) << text;
+  EXPECT_NE(text.find("`blocking` (49/50 never answered at 50c-64B)"), std::string::npos) << text;
   const std::string table = render_text(build_table(results));
-  EXPECT_NE(table.find("500*"), std::string::npos) << table;
   EXPECT_NE(table.find("limit: 49/50 connections never answered"), std::string::npos) << table;
+  EXPECT_NE(render_text(summary_matrix(results)).find("limit"), std::string::npos);
+}
+
+// ---- verdicts: a lead is stated only when the intervals do not overlap ------------------------------------------
+
+TEST(CompareVerdict, OverlappingIntervalsAreATieDisjointOnesAVerdict) {
+  const Interval a = interval_of({100, 110, 105});
+  EXPECT_DOUBLE_EQ(a.median, 105);
+  EXPECT_DOUBLE_EQ(a.low, 100);
+  EXPECT_DOUBLE_EQ(a.high, 110);
+  EXPECT_EQ(a.runs, 3);
+  const Interval overlapping = interval_of({108, 120, 115});
+  const Interval disjoint = interval_of({130, 140, 135});
+  EXPECT_EQ(judge(a, overlapping, true), Verdict::kTie);
+  EXPECT_EQ(judge(overlapping, a, false), Verdict::kTie);
+  EXPECT_EQ(judge(a, disjoint, true), Verdict::kSecondAhead);  // more msgs/s is better
+  EXPECT_EQ(judge(a, disjoint, false), Verdict::kFirstAhead);  // less CPU is better
+  EXPECT_EQ(judge(disjoint, a, true), Verdict::kFirstAhead);
+  EXPECT_NEAR(lead_ratio(a, disjoint, true), 135.0 / 105.0, 1e-12);
+  // Touching ends overlap; one run has no spread to judge by.
+  EXPECT_EQ(judge(interval_of({1, 2}), interval_of({2, 3}), true), Verdict::kTie);
+  EXPECT_EQ(judge(interval_of({1}), interval_of({5}), true), Verdict::kTie);
+  // Disjoint, but a lead smaller than the scenario's run-to-run spread is no verdict.
+  EXPECT_EQ(judge(interval_of({100, 101}), interval_of({102, 103}), true, 1.05), Verdict::kTie);
+  EXPECT_EQ(judge(interval_of({100, 101}), interval_of({110, 111}), true, 1.05), Verdict::kSecondAhead);
+  EXPECT_EQ(interval_of({}).runs, 0);
+  EXPECT_DOUBLE_EQ(interval_of({4, 1, 3, 2}).median, 2.5);
+}
+
+TEST(CompareVerdict, RankNamesALeaderOnlyWhenItIsAheadOfEveryOther) {
+  Ranking r = rank({{"a", interval_of({10, 11, 12})}, {"b", interval_of({20, 21, 22})}, {"c", interval_of({5, 6, 7})}},
+                   true);
+  ASSERT_EQ(r.order.size(), 3U);
+  EXPECT_EQ(r.order[0].model, "b");
+  EXPECT_TRUE(r.best_alone);
+  EXPECT_TRUE(r.tied.empty());
+  r = rank({{"a", interval_of({10, 11, 12})}, {"b", interval_of({11.5, 13, 14})}, {"c", interval_of({5, 6, 7})}}, true);
+  EXPECT_EQ(r.order[0].model, "b");
+  EXPECT_FALSE(r.best_alone);
+  EXPECT_EQ(r.tied, (std::vector<std::string>{"b", "a"}));
+  // Lower is better for CPU.
+  r = rank({{"a", interval_of({10, 11, 12})}, {"c", interval_of({5, 6, 7})}}, false);
+  EXPECT_EQ(r.order[0].model, "c");
+  EXPECT_TRUE(r.best_alone);
+}
+
+// Three runs per model in one scenario: a and b disjoint, b and c overlapping.
+CompareResults synthetic_results(bool a_client_bound) {
+  CompareResults results;
+  results.models = {"a", "b", "c"};
+  results.scenarios = {custom_scenario(50, 64, 0)};
+  results.options.repeat = 3;
+  std::vector<RunRecord> runs;
+  const double rates[3][3] = {{300, 310, 320}, {200, 210, 220}, {205, 215, 225}};
+  const double cpus[3][3] = {{3, 3.1, 3.2}, {5, 5.1, 5.2}, {5.05, 5.15, 5.25}};
+  for (int m = 0; m < 3; ++m) {
+    for (int k = 0; k < 3; ++k) {
+      RunRecord r = record(results.models[static_cast<std::size_t>(m)], 50, rates[m][k], cpus[m][k]);
+      r.repeat = k;
+      r.client_cpu_share = (m == 0 && a_client_bound) ? 0.97 : 0.5;
+      runs.push_back(r);
+    }
+  }
+  results.rows = aggregate(runs, results.models, results.scenarios);
+  results.verdicts = all_verdicts(results);
+  return results;
+}
+
+const PairVerdict* find_verdict(const CompareResults& results, const std::string& metric, const std::string& a,
+                                const std::string& b) {
+  for (const PairVerdict& v : results.verdicts) {
+    if (v.metric == metric && v.a == a && v.b == b) return &v;
+  }
+  return nullptr;
+}
+
+TEST(CompareVerdict, ReadingStatesVerdictsOnlyForDisjointIntervals) {
+  const CompareResults results = synthetic_results(false);
+  const PairVerdict* ab = find_verdict(results, "msgs_per_s", "a", "b");
+  ASSERT_NE(ab, nullptr);
+  EXPECT_EQ(ab->verdict, Verdict::kFirstAhead);
+  EXPECT_NEAR(ab->ratio, 310.0 / 210.0, 1e-9);
+  EXPECT_EQ(find_verdict(results, "msgs_per_s", "b", "c")->verdict, Verdict::kTie);
+  EXPECT_EQ(find_verdict(results, "cpu_us_per_msg", "a", "c")->verdict, Verdict::kFirstAhead);
+  EXPECT_EQ(find_verdict(results, "cpu_us_per_msg", "b", "c")->verdict, Verdict::kTie);
+  std::string text;
+  for (const auto& bullet : reading(results)) text += bullet + "\n";
+  EXPECT_NE(text.find("msgs/s: `a` ahead of every other, 310 [300–320]"), std::string::npos) << text;
+  EXPECT_NE(text.find("ahead of the runner-up `c` (215 [205–225]) by 1.44×"), std::string::npos) << text;
+  const std::string matrix = render_text(summary_matrix(results));
+  EXPECT_NE(matrix.find("3.10 best"), std::string::npos) << matrix;
+}
+
+TEST(CompareVerdict, AClientBoundRowIsMarkedAndNeverTheLeaderOnThroughput) {
+  const CompareResults results = synthetic_results(true);
+  const Row* a = find_row(results, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->client_bound);
+  EXPECT_FALSE(a->best_throughput);
+  EXPECT_TRUE(a->best_cpu);  // its CPU per message is the server's, client-bound or not
+  // a is left out of the msgs/s verdicts; b and c tie.
+  EXPECT_EQ(find_verdict(results, "msgs_per_s", "a", "b"), nullptr);
+  EXPECT_EQ(find_verdict(results, "msgs_per_s", "b", "c")->verdict, Verdict::kTie);
+  const Ranking ranking = rank_scenario(results, results.scenarios[0], true);
+  for (const Candidate& c : ranking.order) EXPECT_NE(c.model, "a");
+  std::string text;
+  for (const auto& bullet : reading(results)) text += bullet + "\n";
+  EXPECT_EQ(text.find("msgs/s: `a`"), std::string::npos) << text;
+  EXPECT_NE(text.find("msgs/s: tied within the noise for the lead"), std::string::npos) << text;
+  const std::string table = render_text(build_table(results));
+  EXPECT_NE(table.find("client-bound"), std::string::npos) << table;
+}
+
+TEST(CompareSyscalls, ReadsPerfCounts) {
+  const std::string output =
+      "# started on Tue Dec  1 12:32:48 2026\n\n"
+      "170439,,raw_syscalls:sys_enter,225436154,100.00,,\n"
+      "82708,,syscalls:sys_enter_recvfrom,225436154,100.00,,\n"
+      "0,,syscalls:sys_enter_poll,225436154,100.00,,\n"
+      "<not counted>,,syscalls:sys_enter_select,0,0.00,,\n";
+  const auto counts = parse_syscall_counts(output);
+  ASSERT_EQ(counts.size(), 1U);
+  EXPECT_EQ(counts[0].first, "recvfrom");
+  EXPECT_EQ(counts[0].second, 82708U);
+  EXPECT_EQ(parse_total_syscalls(output), 170439U);
+  EXPECT_FALSE(parse_total_syscalls("nothing\n").has_value());
 }
 
 // ---- real runs ------------------------------------------------------------------------------------------------
@@ -398,10 +593,10 @@ TEST(CompareRun, TwoModelsWriteJsonCsvAndReport) {
   const auto csv = lines_of(read_text(out.path() + "/results.csv"));
   ASSERT_EQ(csv.size(), models.size() + 1);
   EXPECT_EQ(csv[0], csv_header());
-  EXPECT_EQ(csv[0].rfind("model,connections,size,outcome,note,messages_per_s,", 0), 0U) << csv[0];
+  EXPECT_EQ(csv[0].rfind("model,scenario,connections,size,outcome,note,messages_per_s,", 0), 0U) << csv[0];
   const auto columns = std::count(csv[0].begin(), csv[0].end(), ',');
   for (std::size_t i = 0; i < models.size(); ++i) {
-    EXPECT_EQ(csv[i + 1].rfind(models[i] + ",1,64,ok,", 0), 0U) << csv[i + 1];
+    EXPECT_EQ(csv[i + 1].rfind(models[i] + ",1c-64B,1,64,ok,", 0), 0U) << csv[i + 1];
     EXPECT_EQ(std::count(csv[i + 1].begin(), csv[i + 1].end(), ','), columns) << csv[i + 1];
   }
 
@@ -410,9 +605,96 @@ TEST(CompareRun, TwoModelsWriteJsonCsvAndReport) {
   EXPECT_NE(report.find("compare (from compare_test)"), std::string::npos);
   EXPECT_NE(report.find("## Reading"), std::string::npos);
   for (const std::string& model : models) {
-    EXPECT_NE(report.find("| " + model + " | 1 | 64 B |"), std::string::npos) << report;
+    EXPECT_NE(report.find("| " + model + " | "), std::string::npos) << report;
     EXPECT_NE(table.str().find(model), std::string::npos) << table.str();
   }
+}
+
+TEST(CompareRun, SmallNamedRunWritesIntervalsVerdictsAndCharts) {
+  std::vector<std::string> models;
+  for (const char* model : {"epoll", "poll"}) {
+    if (executable(bin_path(model))) models.push_back(model);
+  }
+  if (models.size() < 2) GTEST_SKIP() << "bin/epoll and bin/poll are not both built";
+  TempDir out;
+  CompareOptions options = quick_options(loadgen_test::env_or("BIN_DIR", "bin"), out.path());
+  options.models = models;
+  options.scenarios = {*find_scenario("pingpong"), *find_scenario("busy")};
+  options.repeat = 2;
+  options.duration = std::chrono::milliseconds(300);
+  std::ostringstream table, progress;
+  ASSERT_EQ(run_compare(options, table, progress), 0) << progress.str();
+
+  const nlohmann::json json = nlohmann::json::parse(read_text(out.path() + "/results.json"));
+  ASSERT_EQ(json["scenarios"].size(), 2U);
+  EXPECT_EQ(json["scenarios"][1]["name"], "busy");
+  EXPECT_EQ(json["scenarios"][1]["loadgen"], "bin/loadgen -c 50 -s 64 -d 300ms --warmup 0s HOST:PORT");
+  ASSERT_EQ(json["results"].size(), 4U);
+  for (const auto& row : json["results"]) {
+    EXPECT_EQ(row["outcome"], "ok") << row.dump(1);
+    // Every run is kept, and the interval spans them.
+    ASSERT_EQ(row["runs"].size(), 2U);
+    const auto& rate = row["intervals"]["messages_per_s"];
+    EXPECT_EQ(rate["runs"], 2);
+    EXPECT_LE(rate["low"].get<double>(), rate["median"].get<double>());
+    EXPECT_LE(rate["median"].get<double>(), rate["high"].get<double>());
+    for (const auto& run : row["runs"]) {
+      EXPECT_GE(run["messages_per_s"].get<double>(), rate["low"].get<double>());
+      EXPECT_LE(run["messages_per_s"].get<double>(), rate["high"].get<double>());
+      EXPECT_GT(run["client_cpu_share"].get<double>(), 0);
+      EXPECT_TRUE(run["steal_share"].is_number());
+    }
+    EXPECT_EQ(row["intervals"]["kind"], "min-max of the runs");
+    EXPECT_TRUE(row["client_bound"].is_boolean());
+  }
+  // Runs go round the models within a scenario: epoll, poll, epoll, poll.
+  EXPECT_EQ(json["results"][0]["runs"][0]["repeat"], 0);
+  // One pair per metric per scenario; each verdict names its pair.
+  for (const auto& v : json["verdicts"]) {
+    EXPECT_TRUE(v["verdict"] == "a" || v["verdict"] == "b" || v["verdict"] == "tie") << v.dump();
+    EXPECT_EQ(v["a"], models[0]);
+  }
+  EXPECT_EQ(json["noise"]["calibration_before"].size(), json["noise"]["calibration_after"].size());
+  EXPECT_GT(json["noise"]["calibration_before"][0]["ns_per_iteration"].get<double>(), 0);
+  const auto csv = lines_of(read_text(out.path() + "/results.csv"));
+  ASSERT_EQ(csv.size(), 5U);
+  const auto columns = std::count(csv[0].begin(), csv[0].end(), ',');
+  for (const std::string& line : csv) EXPECT_EQ(std::count(line.begin(), line.end(), ','), columns) << line;
+  const std::string report = read_text(out.path() + "/report.md");
+  for (const char* section : {"## Summary", "## Noise", "### pingpong", "### busy", "## Reading", "By hand: `"}) {
+    EXPECT_NE(report.find(section), std::string::npos) << section;
+  }
+  EXPECT_NE(report.find(" ["), std::string::npos);  // intervals in brackets
+  EXPECT_NE(table.str().find("pingpong msgs/s"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("calibration on CPU"), std::string::npos) << table.str();
+}
+
+TEST(CompareRun, IdleAndSlowConnectionsAreHeldBesideTheActiveOnes) {
+  if (!executable(bin_path("epoll"))) GTEST_SKIP() << "bin/epoll not built";
+  ServerProcess server(bin_path("epoll"), {"--port", "0"});
+  ASSERT_TRUE(server.wait_for_banner(std::chrono::seconds(5))) << server.error();
+  loadgen::LoadConfig config;
+  config.host = server.host();
+  config.port = server.port();
+  config.connections = 4;
+  config.threads = 1;
+  config.duration = std::chrono::milliseconds(500);
+  config.warmup = std::chrono::nanoseconds(0);
+  config.idle = 200;
+  config.slow = 20;
+  config.slow_interval = std::chrono::milliseconds(50);
+  const loadgen::LoadResult result = loadgen::run_load(config);
+  EXPECT_EQ(result.idle_open, 200);
+  EXPECT_EQ(result.slow_open, 20);
+  EXPECT_EQ(result.background_not_established, 0);
+  EXPECT_EQ(result.background_closed_by_server, 0);
+  EXPECT_EQ(result.errors(), 0U) << result.first_error;
+  EXPECT_GT(result.messages, 0U);
+  // About 20 slow connections x 500 ms / 50 ms bytes, each echoed back and checked.
+  EXPECT_GE(result.slow_bytes_sent, 100U);
+  EXPECT_LE(result.slow_bytes_sent, 260U);
+  EXPECT_GT(result.slow_bytes_echoed, 0U);
+  EXPECT_LE(result.slow_bytes_echoed, result.slow_bytes_sent);
 }
 
 TEST(CompareRun, ModelAtItsLimitIsReportedNotHung) {
@@ -477,7 +759,7 @@ TEST(CompareRun, CrashingAndSilentServersFailWhileTheRunCompletes) {
   EXPECT_EQ(lines_of(read_text(out.path() + "/results.csv")).size(), models.size() + 1);
   const std::string report = read_text(out.path() + "/report.md");
   EXPECT_NE(report.find("Failed: `crash_server`"), std::string::npos) << report;
-  EXPECT_NE(report.find("`silent_server` (1 conn: no banner"), std::string::npos) << report;
+  EXPECT_NE(report.find("`silent_server` (1c-64B: no banner"), std::string::npos) << report;
   EXPECT_NE(table.str().find("failed: no banner within 1000 ms"), std::string::npos) << table.str();
 }
 
@@ -494,6 +776,11 @@ TEST(CompareBinary, BadOptionExits2AndHelpExits0) {
   const CommandResult help = run_command({compare, "--help"}, std::chrono::seconds(10));
   EXPECT_EQ(loadgen_test::exit_code(help), 0);
   EXPECT_NE(help.out.find("--connections"), std::string::npos);
+  const CommandResult scenario = run_command({compare, "--scenarios", "busy,nope"}, std::chrono::seconds(10));
+  EXPECT_EQ(loadgen_test::exit_code(scenario), 2);
+  EXPECT_EQ(std::count(scenario.err.begin(), scenario.err.end(), '\n'), 1) << scenario.err;
+  EXPECT_NE(scenario.err.find("'nope' is not a scenario"), std::string::npos) << scenario.err;
+  EXPECT_TRUE(scenario.out.empty());
 }
 
 }  // namespace
