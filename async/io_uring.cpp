@@ -120,6 +120,8 @@ class UringLoop {
     if (sqe == nullptr) {  // the submission queue is full: hand it to the kernel now
       io_uring_submit(&ring_);
       sqe = io_uring_get_sqe(&ring_);
+      // An SQPOLL thread takes entries in its own time, not during the submit: wait until it has made room.
+      while (sqe == nullptr && f_.sqpoll && io_uring_sqring_wait(&ring_) >= 0) sqe = io_uring_get_sqe(&ring_);
       if (sqe == nullptr) die_errno("io_uring_get_sqe", EBUSY);
     }
     io_uring_sqe_set_data64(sqe, encode(tag));

@@ -2,6 +2,7 @@
 // conformance and smoke test by its row there; until its binary exists in $BIN_DIR, its tests skip with
 // "bin/NAME not built".
 #pragma once
+#include <cstddef>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ struct ServerSpec {
 
 inline constexpr const char* kRawOnlySkip = "a Python server (python/): raw echo only, no HTTP mode";
 inline constexpr const char* kNoMaxConnsSkip = "a Python server (python/): no --max-conns";
+
+// The processes of an idle server's group: the server, plus a prefork pool's workers or a supervisor's worker
+// processes.
+inline std::size_t idle_group_size(const ServerSpec& spec) {
+  return 1 + static_cast<std::size_t>((spec.forks && spec.limit_is_threads ? spec.limit : 0) + spec.worker_processes);
+}
 
 // The iterative server: one client at a time, and no worker count to raise it.
 inline bool is_iterative(const ServerSpec& spec) { return spec.limit == 1 && !spec.limit_is_threads; }
