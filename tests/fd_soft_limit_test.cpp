@@ -20,6 +20,7 @@
 
 #include "harness/server_process.hpp"
 #include "tests/fd_limit_support.hpp"
+#include "tests/sanitizer_support.hpp"
 #include "tests/server_fixture.hpp"
 #include "tests/servers.hpp"
 #include "tests/test_support.hpp"
@@ -35,6 +36,7 @@ class SoftDescriptorLimit : public ::testing::TestWithParam<ServerSpec> {
  protected:
   void SetUp() override {
     if (::access(binary_path(spec()).c_str(), X_OK) != 0) GTEST_SKIP() << binary_path(spec()) << " not built";
+    if (const std::string reason = sanitizer_skip_reason(spec()); !reason.empty()) GTEST_SKIP() << reason;
     if (spec().python) GTEST_SKIP() << "a Python original (the tutorials' code): not part of this check";
     if (is_iterative(spec())) GTEST_SKIP() << "serves one client at a time by design";
     if (spec().forks && spec().worker_processes == 0) {
