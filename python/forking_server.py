@@ -15,9 +15,8 @@ import os
 import signal
 import socketserver
 import threading
-import time
 
-from server_support import (ACCEPT_PAUSE, BACKLOG, POLL_INTERVAL, READ_SIZE, SHED_LOAD, announce, bind_failed,
+from server_support import (POLL_INTERVAL, READ_SIZE, ShedLoadOnAccept, announce, bind_failed,
                             on_stop, parse_options)
 
 
@@ -31,19 +30,8 @@ class EchoHandler(socketserver.BaseRequestHandler):
             pass  # the peer reset or vanished: this child ends, no other
 
 
-class EchoServer(socketserver.ForkingTCPServer):
-    allow_reuse_address = True
-    request_queue_size = BACKLOG
-
-    def get_request(self):
-        # socketserver drops a failed accept() and selects again at once; out of descriptors the listener stays
-        # readable, so without a pause this loop would spin. The connections there are go on being served.
-        try:
-            return super().get_request()
-        except OSError as error:
-            if error.errno in SHED_LOAD:
-                time.sleep(ACCEPT_PAUSE)
-            raise
+class EchoServer(ShedLoadOnAccept, socketserver.ForkingTCPServer):
+    """socketserver forks a child per connection; the mixin adds the backlog and the pause on a failed accept."""
 
 
 def main():

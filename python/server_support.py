@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 DEFAULT_PORT = 7000
 # The same backlog as the C++ listeners (common/limits.hpp): socketserver's default of 5 would drop the SYNs of a
@@ -28,6 +29,24 @@ ACCEPT_PAUSE = 0.1
 # complete within one second of the signal.
 POLL_INTERVAL = 0.1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ShedLoadOnAccept:
+    """For socketserver's TCP servers: a backlog like the C++ servers' and a pause when accept() runs out of
+    descriptors."""
+
+    allow_reuse_address = True
+    request_queue_size = BACKLOG
+
+    def get_request(self):
+        # socketserver drops a failed accept() and selects again at once; out of descriptors the listener stays
+        # readable, so without a pause this loop would spin. The connections there are go on being served.
+        try:
+            return super().get_request()
+        except OSError as error:
+            if error.errno in SHED_LOAD:
+                time.sleep(ACCEPT_PAUSE)
+            raise
 
 
 class _Parser(argparse.ArgumentParser):

@@ -9,9 +9,8 @@ Try it:  /usr/bin/python3 python/threading_server.py --port 7000   then   printf
 """
 import socketserver
 import threading
-import time
 
-from server_support import (ACCEPT_PAUSE, BACKLOG, POLL_INTERVAL, READ_SIZE, SHED_LOAD, OpenConnections, announce,
+from server_support import (POLL_INTERVAL, READ_SIZE, ShedLoadOnAccept, OpenConnections, announce,
                             bind_failed, on_stop, parse_options)
 
 connections = OpenConnections()
@@ -32,19 +31,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
         connections.discard(self.request)
 
 
-class EchoServer(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    request_queue_size = BACKLOG
-
-    def get_request(self):
-        # socketserver drops a failed accept() and selects again at once; out of descriptors the listener stays
-        # readable, so without a pause this loop would spin. The connections there are go on being served.
-        try:
-            return super().get_request()
-        except OSError as error:
-            if error.errno in SHED_LOAD:
-                time.sleep(ACCEPT_PAUSE)
-            raise
+class EchoServer(ShedLoadOnAccept, socketserver.ThreadingTCPServer):
     # block_on_close (the default) makes server_close() join every connection thread: reaped, not abandoned.
 
     def process_request(self, request, client_address):
