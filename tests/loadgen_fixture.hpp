@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -75,6 +76,16 @@ inline CommandResult run_loadgen(const std::vector<std::string>& args) {
 
 inline int exit_code(const CommandResult& result) {
   return WIFEXITED(result.wait_status) ? WEXITSTATUS(result.wait_status) : -1;
+}
+
+// A usage error from bin/loadgen itself: exit status 2, one line on stderr naming `named`, nothing on stdout.
+inline void expect_usage_error(const std::vector<std::string>& args, const std::string& named) {
+  const CommandResult result = run_loadgen(args);
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_EQ(exit_code(result), 2) << result.err;
+  EXPECT_NE(result.err.find(named), std::string::npos) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_EQ(result.out, "");
 }
 
 }  // namespace iomodels::loadgen_test

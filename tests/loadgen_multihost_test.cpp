@@ -337,12 +337,7 @@ class MultihostBadUsage : public testing::TestWithParam<BadUsage> {};
 
 TEST_P(MultihostBadUsage, ExitsTwoWithOneLine) {
   LOADGEN_REQUIRE_BINARY(loadgen_test::bin_path("loadgen"));
-  const CommandResult result = loadgen_test::run_loadgen(GetParam().args);
-  ASSERT_TRUE(result.started) << result.error;
-  EXPECT_EQ(loadgen_test::exit_code(result), 2) << result.err;
-  EXPECT_NE(result.err.find(GetParam().named), std::string::npos) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_EQ(result.out, "");
+  loadgen_test::expect_usage_error(GetParam().args, GetParam().named);
 }
 
 const std::string kTarget = "127.0.0.1:9";
