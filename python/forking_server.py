@@ -14,10 +14,8 @@ Try it:  /usr/bin/python3 python/forking_server.py --port 7000   then   printf '
 import os
 import signal
 import socketserver
-import threading
 
-from server_support import (POLL_INTERVAL, READ_SIZE, ShedLoadOnAccept, announce, bind_failed,
-                            on_stop, parse_options)
+from server_support import READ_SIZE, ShedLoadOnAccept, parse_options, serve_until_stopped
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -38,15 +36,7 @@ def main():
     options = parse_options("py-forking", "socketserver.ForkingTCPServer: a process per connection",
                             limit=f"{EchoServer.max_children} children (socketserver's max_children) at once; "
                                   "further clients wait in the backlog")
-    EchoServer.address_family = options.family
-    try:
-        server = EchoServer((options.host, options.port), EchoHandler)
-    except OSError as error:
-        bind_failed(options, error)
-    # shutdown() waits for serve_forever() to return, so it cannot run in the main thread that serves.
-    on_stop(lambda: threading.Thread(target=server.shutdown).start())
-    announce(server.socket)
-    server.serve_forever(poll_interval=POLL_INTERVAL)
+    server = serve_until_stopped(EchoServer, EchoHandler, options)
     # The children inherited the stop handler, which ends a child at once; server_close() then waits for each.
     for pid in list(server.active_children or ()):
         try:

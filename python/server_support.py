@@ -185,3 +185,18 @@ class OpenConnections:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed by its thread, or the peer is gone: either way nothing blocks on it
+
+
+def serve_until_stopped(server_class, handler, options):
+    """Binds a socketserver TCP server (exit 1 when it cannot), prints the banner and serves until SIGINT or
+    SIGTERM; returns the server, stopped but not yet closed."""
+    server_class.address_family = options.family
+    try:
+        server = server_class((options.host, options.port), handler)
+    except OSError as error:
+        bind_failed(options, error)
+    # shutdown() waits for serve_forever() to return, so it cannot run in the main thread that serves.
+    on_stop(lambda: threading.Thread(target=server.shutdown).start())
+    announce(server.socket)
+    server.serve_forever(poll_interval=POLL_INTERVAL)
+    return server

@@ -8,10 +8,8 @@ The C++ counterpart is blocking-threads.
 Try it:  /usr/bin/python3 python/threading_server.py --port 7000   then   printf 'hello\n' | nc -N 127.0.0.1 7000
 """
 import socketserver
-import threading
 
-from server_support import (POLL_INTERVAL, READ_SIZE, ShedLoadOnAccept, OpenConnections, announce,
-                            bind_failed, on_stop, parse_options)
+from server_support import READ_SIZE, OpenConnections, ShedLoadOnAccept, parse_options, serve_until_stopped
 
 connections = OpenConnections()
 
@@ -42,15 +40,7 @@ class EchoServer(ShedLoadOnAccept, socketserver.ThreadingTCPServer):
 
 def main():
     options = parse_options("py-threading", "socketserver.ThreadingTCPServer: a thread per connection")
-    EchoServer.address_family = options.family
-    try:
-        server = EchoServer((options.host, options.port), EchoHandler)
-    except OSError as error:
-        bind_failed(options, error)
-    # shutdown() waits for serve_forever() to return, so it cannot run in the main thread that serves.
-    on_stop(lambda: threading.Thread(target=server.shutdown).start())
-    announce(server.socket)
-    server.serve_forever(poll_interval=POLL_INTERVAL)
+    server = serve_until_stopped(EchoServer, EchoHandler, options)
     connections.shut_down_all()
     server.server_close()
 
