@@ -8,6 +8,9 @@
 //   - Multishot accept and multishot recv: one submission keeps producing completions until it ends or is cancelled.
 //     A multishot recv cannot name a buffer in advance, so the kernel takes one from a provided-buffer ring and the
 //     loop hands it back once the bytes are copied into the session: one receive pool, no buffer per idle connection.
+//     Backpressure: each multishot recv is limited to the bytes the session has room for, and ends by itself there;
+//     where the kernel lacks the limit (or HTTP responses fill the output faster) the loop cancels the recv, and
+//     keeps what arrives until the cancel lands out of the ring, so the pool bounds that overshoot.
 //   - Direct descriptors: connections are accepted into the ring's fixed file table and never get a descriptor of
 //     the process, so they do not count against RLIMIT_NOFILE's table and each operation skips the fd lookup.
 //   - A buffer lent to the kernel must not move until its operation completes, and the session's output buffer
@@ -143,7 +146,8 @@ class UringLoop {
 
   void receive_next(std::uint32_t slot, Connection& connection) {
     io_uring_sqe* sqe = next_sqe(tag(Op::kRecv, slot));
-    prep_recv(sqe, connection.handle, f_, kBufferGroup, connection.input.get(), kReceiveSize);
+    prep_recv(sqe, connection.handle, f_, kBufferGroup, connection.input.get(), kReceiveSize,
+              connection.session.input_room());
     on_socket(sqe);
     connection.receiving = true;
   }
@@ -265,6 +269,8 @@ class UringLoop {
       connection.session.receive_eof();
     } else if (res == -ENOBUFS) {
       ++ran_dry_;  // the buffer ring ran dry and the recv ended: pump() re-arms it
+    } else if (res == -EINVAL && f_.recv_limit) {
+      fall_back(f_.recv_limit, true, "a limited multishot recv needs Linux 6.17; backpressure cancels the recv");
     } else if (res != -ECANCELED) {
       if (connection_error_is_fatal("recv", -res)) connection.closing = true;
     }

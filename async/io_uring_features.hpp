@@ -45,6 +45,7 @@ struct Features {
   bool multishot = true;      // multishot accept and multishot recv (5.19 / 6.0)
   bool buffer_ring = true;    // receive into a shared provided-buffer ring (5.19), not a buffer per connection
   bool recv_bundle = true;    // one recv completion covers several buffers (6.10)
+  bool recv_limit = true;     // a multishot recv ends by itself after the bytes the session has room for (6.17)
   bool defer_taskrun = true;  // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1)
   bool coop_taskrun = false;  // IORING_SETUP_COOP_TASKRUN (5.19), when DEFER_TASKRUN is off
   bool ring_fd = true;        // io_uring_register_ring_fd (5.18): io_uring_enter skips the fd table
@@ -66,6 +67,9 @@ inline std::vector<ModelInfo::Flag> feature_flags() {
       {"no-buffer-ring", "receive into a 16 KiB buffer per connection (implies single-shot recv)"},
       {"recv-bundle", "one recv completion fills several provided buffers (6.10; needs the buffer ring; default on)"},
       {"no-recv-bundle", "one provided buffer per recv completion"},
+      {"recv-limit", "a multishot recv ends by itself once it has received what the session has room for (6.17; "
+                     "default on)"},
+      {"no-recv-limit", "backpressure cancels the multishot recv, which may deliver more until the cancel lands"},
       {"defer-taskrun", "IORING_SETUP_DEFER_TASKRUN + SINGLE_ISSUER (6.1; default on)"},
       {"coop-taskrun", "IORING_SETUP_COOP_TASKRUN instead (5.19)"},
       {"no-taskrun-flags", "neither: completion work may interrupt the loop at any time"},
@@ -81,7 +85,7 @@ inline std::vector<ModelInfo::Flag> feature_flags() {
 // The default, then --plain, then each on-flag, then each off-flag: "--plain --multishot" is plain plus multishot.
 inline Features features_from(const ServerOptions& options) {
   Features f;
-  if (options.flag("plain")) f = Features{false, false, false, false, false, false, false, false, false};
+  if (options.flag("plain")) f = Features{false, false, false, false, false, false, false, false, false, false};
   auto on = [&](const char* name, bool& feature) {
     if (options.flag(name)) feature = true;
   };
@@ -91,6 +95,7 @@ inline Features features_from(const ServerOptions& options) {
   on("multishot", f.multishot);
   on("buffer-ring", f.buffer_ring);
   on("recv-bundle", f.recv_bundle);
+  on("recv-limit", f.recv_limit);
   on("defer-taskrun", f.defer_taskrun);
   on("ring-fd", f.ring_fd);
   on("direct", f.direct);
@@ -103,6 +108,7 @@ inline Features features_from(const ServerOptions& options) {
   off("single-shot", f.multishot);
   off("no-buffer-ring", f.buffer_ring);
   off("no-recv-bundle", f.recv_bundle);
+  off("no-recv-limit", f.recv_limit);
   off("no-ring-fd", f.ring_fd);
   off("no-direct", f.direct);
   if (options.flag("no-taskrun-flags")) f.defer_taskrun = f.coop_taskrun = false;
@@ -151,6 +157,7 @@ inline std::string describe(const Features& f, unsigned buffers, unsigned buffer
                               std::to_string(buffer_kib) + " KiB)"
                         : " into each connection's buffer";
   if (f.recv_bundle) text += ", recv bundles";
+  if (f.multishot && f.buffer_ring && f.recv_limit) text += ", limited to the session's room";
   text += f.direct ? ", direct descriptors" : "";
   text += f.ring_fd ? ", registered ring fd" : "";
   text += f.send_zc ? ", SEND_ZC for large sends" : "";
@@ -365,6 +372,8 @@ inline void settle_features(io_uring& ring, Features& f, BufferRing& buffers, un
   fall_back(f.recv_bundle, !f.buffer_ring, "recv bundles need the provided-buffer ring; one buffer per recv");
   fall_back(f.recv_bundle, !(ring.features & IORING_FEAT_RECVSEND_BUNDLE),
             "recv bundles need Linux 6.10; one buffer per recv");
+  // A kernel before 6.17 refuses the limit with EINVAL at the first recv: the loop falls back then.
+  fall_back(f.recv_limit, !(f.multishot && f.buffer_ring), "the recv limit is for multishot recv; none");
   fall_back(f.ring_fd, f.ring_fd && io_uring_register_ring_fd(&ring) < 0,
             "registering the ring fd needs Linux 5.18; io_uring_enter looks it up each time");
   // The kernel caps a ring's fixed file table at RLIMIT_NOFILE (raised to the hard limit at start).
@@ -389,15 +398,18 @@ inline void prep_accept(io_uring_sqe* sqe, int listener, const Features& f) {
 }
 
 // Receive, once or many times (multishot), into a buffer the kernel picks from the provided-buffer ring (one, or
-// several with a bundle) or into the connection's own.
+// several with a bundle) or into the connection's own. With the recv limit a multishot recv ends (a completion
+// without IORING_CQE_F_MORE) once it has received limit bytes, so backpressure needs no cancel.
 inline void prep_recv(io_uring_sqe* sqe, int socket, const Features& f, unsigned short group, char* own,
-                      std::size_t size) {
+                      std::size_t size, std::size_t limit) {
   if (!f.buffer_ring) {
     io_uring_prep_recv(sqe, socket, own, size, 0);
     return;
   }
   if (f.multishot) {
     io_uring_prep_recv_multishot(sqe, socket, nullptr, 0, 0);
+    // The kernel reads the limit from the field liburing 2.3 calls file_index (optlen in newer headers).
+    if (f.recv_limit) sqe->file_index = static_cast<std::uint32_t>(limit);
   } else {
     io_uring_prep_recv(sqe, socket, nullptr, 0, 0);  // length 0: the provided buffer's
   }

@@ -40,6 +40,7 @@ declare -A VARIANT=(
   [sqpoll]="io_uring|--plain --sqpoll"
   [default]="io_uring|"
   [default_no_bundle]="io_uring|--no-recv-bundle"
+  [default_no_limit]="io_uring|--no-recv-limit"  # for memory under backpressure, not speed: not run by default
   [epoll]="epoll|"
 )
 VARIANTS=${VARIANTS:-"plain buffer_ring multishot recv_bundle defer_taskrun coop_taskrun ring_fd direct send_zc sqpoll default default_no_bundle epoll"}

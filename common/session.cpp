@@ -48,6 +48,8 @@ bool Session::wants_input() const {
   return !peer_eof_ && !closing() && output_.size() < kMaxPendingOutput;
 }
 
+std::size_t Session::input_room() const { return wants_input() ? kMaxPendingOutput - output_.size() : 0; }
+
 bool Session::has_output() const { return mode_ != Mode::kAuto && !output_.empty(); }
 
 bool Session::done() const { return (peer_eof_ || closing()) && !has_output(); }

@@ -58,6 +58,9 @@ class Session {
   // False once the peer half-closed, once the session decided to close (HTTP error, Connection: close),
   // and while pending output is at or above kMaxPendingOutput (backpressure).
   bool wants_input() const;
+  // Bytes of input the session takes before backpressure stops it (0 when !wants_input()): a cap for a receive
+  // that goes on by itself, such as io_uring's multishot recv.
+  std::size_t input_room() const;
   // Nothing more will be sent and nothing more is wanted: close the connection.
   bool done() const;
 

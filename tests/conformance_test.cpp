@@ -675,12 +675,6 @@ INSTANTIATE_TEST_SUITE_P(Servers, HttpErrors, ::testing::ValuesIn(all_servers())
 class Backpressure : public ServerTest {};
 
 TEST_P(Backpressure, ServerStopsReadingFromAPeerThatDoesNotReadAndLosesNoByte) {
-  if (std::find(spec().args.begin(), spec().args.end(), "--sqpoll") != spec().args.end()) {
-    // An open bug, not a limit: the SQPOLL thread completes receives after the loop has stopped asking for them,
-    // and the server's memory grew 20-21 MiB (over the 16 MiB bound) in about one run in three.
-    GTEST_SKIP() << "io_uring --sqpoll overshoots the backpressure memory bound now and then (open bug, "
-                    "async/README.md)";
-  }
   ASSERT_NO_FATAL_FAILURE(start());
   Client client = connect();
   ASSERT_TRUE(client.connected()) << client.error();

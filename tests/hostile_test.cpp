@@ -50,6 +50,13 @@ constexpr long kSecondStormBoundKiB = 4 * 1024;
 constexpr long kThreadedSecondStormBoundKiB = 16 * 1024;
 // Sanitizer runtimes hold freed memory back on purpose (ASan's quarantine, TSan's shadow and stacks).
 constexpr long kSanitizerBoundFactor = 4;
+// ... and under ASan a thread per connection grows RSS in the runtime, not in the server: the shadow of each new
+// thread's stack and the allocator's per-thread caches stay resident. Measured with 2,000 threads per storm:
+// +108 to +150 MiB, then +15 to +66 MiB, +11, +12 (the plain build: +1.6 MiB, then flat). There RSS is not a leak
+// signal; LeakSanitizer checks the server's heap when it exits at the end of the test (the stop check fails on it).
+bool rss_tells_leaks(const ServerSpec& spec) {
+  return !(built_with_sanitizer("address") && spec.name == "blocking-threads");
+}
 
 std::uint32_t seed() {
   const char* value = std::getenv("IOMODELS_HOSTILE_SEED");
@@ -308,7 +315,9 @@ TEST_P(Hostile, SurvivesGarbageCutsAndResetsWithoutLeaks) {
     const long bound = round == 0 ? first_bound
                                   : factor * (thread_per_connection || keeps_peak_buffers ? kThreadedSecondStormBoundKiB
                                                                                       : kSecondStormBoundKiB);
-    EXPECT_LE(now - rss, bound) << "RSS grew from " << rss << " KiB to " << now << " KiB";
+    if (rss_tells_leaks(spec())) {
+      EXPECT_LE(now - rss, bound) << "RSS grew from " << rss << " KiB to " << now << " KiB";
+    }
     std::printf("[ hostile  ] %s storm %d: %d connections, fds %zu -> %zu, RSS %ld -> %ld KiB, %d threads\n",
                 spec().label.c_str(), round + 1, connections, fds_before, fds_after, rss, now, threads);
     rss = now;

@@ -702,6 +702,26 @@ TEST(Backpressure, WantsInputFollowsPendingOutputThroughReceive) {
   EXPECT_FALSE(session.read_buffer().empty());
 }
 
+TEST(Backpressure, InputRoomIsExactlyWhatAReceiveMayAddBeforeTheSessionStopsReading) {
+  // io_uring caps a multishot recv at input_room(): receiving that much must end wants_input(), and no less may.
+  Session session(config_of(Mode::kEcho));
+  EXPECT_EQ(session.input_room(), kMaxPendingOutput);
+  const std::string first = pattern(0, 1000);
+  session.receive({first.data(), first.size()});
+  ASSERT_EQ(session.input_room(), kMaxPendingOutput - first.size());
+  const std::string rest = pattern(first.size(), session.input_room() - 1);
+  session.receive({rest.data(), rest.size()});
+  EXPECT_TRUE(session.wants_input());
+  EXPECT_EQ(session.input_room(), 1u);
+  session.receive({"x", 1});
+  EXPECT_FALSE(session.wants_input());
+  EXPECT_EQ(session.input_room(), 0u);
+  session.consume_output(100);
+  EXPECT_EQ(session.input_room(), 100u);
+  session.receive_eof();
+  EXPECT_EQ(session.input_room(), 0u) << "after the peer's half-close nothing more is taken";
+}
+
 TEST(Backpressure, HttpStopsReadingWhileResponsesArePending) {
   // Pipelined requests whose responses add up past the bound, delivered before the peer reads anything.
   Session session(config_of(Mode::kHttp, 1 << 20));
