@@ -83,7 +83,7 @@ struct Connection {
   std::vector<unsigned short> withheld;  // provided buffers kept from the ring while a recv is being cancelled
   bool receiving = false;    // a recv (multishot or not) is in flight
   bool cancelling = false;   // asked to cancel the multishot recv (backpressure)
-  bool sending = false;
+  int sends = 0;  // sends in flight: one, or with --linked-sends up to kLinkedSends in a chain
   bool closing = false;
   bool shut_down = false;
   bool aborted = false;  // closed abortively at shutdown
@@ -121,15 +121,21 @@ class UringLoop {
   io_uring_sqe* next_sqe(Tag tag) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {  // the submission queue is full: hand it to the kernel now
-      io_uring_submit(&ring_);
+      make_room(1);
       sqe = io_uring_get_sqe(&ring_);
-      // An SQPOLL thread takes entries in its own time, not during the submit: wait until it has made room.
-      while (sqe == nullptr && f_.sqpoll && io_uring_sqring_wait(&ring_) >= 0) sqe = io_uring_get_sqe(&ring_);
       if (sqe == nullptr) die_errno("io_uring_get_sqe", EBUSY);
     }
     io_uring_sqe_set_data64(sqe, encode(tag));
     if (tag.op != Op::kIgnore) ++in_flight_;
     return sqe;
+  }
+
+  // Submits what is queued until the submission queue has room for n entries.
+  void make_room(unsigned n) {
+    io_uring_submit(&ring_);
+    // An SQPOLL thread takes entries in its own time, not during the submit: wait until it has made room.
+    while (io_uring_sq_space_left(&ring_) < n && f_.sqpoll && io_uring_sqring_wait(&ring_) >= 0) {
+    }
   }
 
   // After the prep (which clears sqe->flags): with direct descriptors a handle is an index in the fixed file table.
@@ -152,20 +158,33 @@ class UringLoop {
     connection.receiving = true;
   }
 
+  // One send of the slice, or with --linked-sends a slice of up to kLinkedSends pieces sent as a chain: each piece
+  // starts when the one before has gone whole (MSG_WAITALL); a piece that fails cancels the rest (-ECANCELED).
   void send_next(std::uint32_t slot, Connection& connection) {
     // The slice may be refilled only when the kernel reads it no more: after every zero-copy notification.
     if (connection.unsent == 0 && connection.zc_notifications > 0) return;
-    const std::span<char> rest = connection.output.next(connection.session);
+    const std::size_t piece = OutputSlice::kMaxSize;
+    std::span<char> rest =
+        connection.output.next(connection.session, f_.linked_sends ? kLinkedSends * piece : piece);
     if (rest.empty()) return;
     connection.unsent = rest.size();
-    io_uring_sqe* sqe = next_sqe(tag(Op::kSend, slot));
-    if (f_.send_zc && rest.size() >= kZeroCopyMin) {
-      io_uring_prep_send_zc(sqe, connection.handle, rest.data(), rest.size(), MSG_NOSIGNAL, 0);
-    } else {
-      io_uring_prep_send(sqe, connection.handle, rest.data(), rest.size(), MSG_NOSIGNAL);
+    const int flags = MSG_NOSIGNAL | (f_.linked_sends ? MSG_WAITALL : 0);
+    // A chain must go in one submission: one cut in two would be two chains, racing each other.
+    const auto pieces = static_cast<unsigned>((rest.size() + piece - 1) / piece);
+    if (io_uring_sq_space_left(&ring_) < pieces) make_room(pieces);
+    while (!rest.empty()) {
+      const std::span<char> part = rest.first(std::min(piece, rest.size()));
+      rest = rest.subspan(part.size());
+      io_uring_sqe* sqe = next_sqe(tag(Op::kSend, slot));
+      if (f_.send_zc && part.size() >= kZeroCopyMin) {
+        io_uring_prep_send_zc(sqe, connection.handle, part.data(), part.size(), flags, 0);
+      } else {
+        io_uring_prep_send(sqe, connection.handle, part.data(), part.size(), flags);
+      }
+      on_socket(sqe);
+      if (!rest.empty()) sqe->flags |= IOSQE_IO_LINK;
+      ++connection.sends;
     }
-    on_socket(sqe);
-    connection.sending = true;
   }
 
   // ---- completions ----
@@ -283,7 +302,7 @@ class UringLoop {
   }
 
   static void on_send(Connection& connection, int res) {
-    connection.sending = false;
+    --connection.sends;
     if (res < 0) {
       if (res == -ECANCELED || connection_error_is_fatal("send", -res)) connection.closing = true;
       return;
@@ -301,7 +320,7 @@ class UringLoop {
       close(slot);
       return;
     }
-    if (!connection.sending) send_next(slot, connection);
+    if (connection.sends == 0) send_next(slot, connection);
     if (connection.session.wants_input()) {
       if (!connection.receiving) receive_next(slot, connection);
     } else if (connection.receiving && f_.multishot && f_.buffer_ring && !connection.cancelling) {
@@ -328,7 +347,7 @@ class UringLoop {
   // a cancel does the same for a direct descriptor.
   void close(std::uint32_t slot) {
     Connection& connection = slots_.at(slot);
-    if (connection.receiving || connection.sending || connection.zc_notifications > 0) {
+    if (connection.receiving || connection.sends > 0 || connection.zc_notifications > 0) {
       // Not IORING_OP_SHUTDOWN for a direct descriptor: it runs later on an io-wq worker and looks the slot up only
       // then, when it may already hold the next connection. Cancelling the socket's requests (6.0) runs at once.
       if (!connection.shut_down && f_.direct) {

@@ -51,11 +51,14 @@ struct Features {
   bool ring_fd = true;        // io_uring_register_ring_fd (5.18): io_uring_enter skips the fd table
   bool direct = true;         // accept into the ring's fixed file table (5.19): no process descriptor per connection
   bool send_zc = false;       // IORING_OP_SEND_ZC (6.0) for sends of kZeroCopyMin bytes or more
+  bool linked_sends = false;  // up to kLinkedSends sends per connection in flight, chained with IOSQE_IO_LINK
   bool sqpoll = false;        // IORING_SETUP_SQPOLL: a kernel thread polls the submission ring (spends a core)
 };
 
 // Sends smaller than this are copied anyway: pinning pages and the extra notification cost more than a copy.
 constexpr std::size_t kZeroCopyMin = 16 * 1024;
+// With --linked-sends: at most this many sends of one slice's size each in one chain.
+constexpr std::size_t kLinkedSends = 4;
 
 // Every flag, for ModelInfo. "--plain" turns everything off; the others turn one feature on or off from there.
 inline std::vector<ModelInfo::Flag> feature_flags() {
@@ -78,6 +81,8 @@ inline std::vector<ModelInfo::Flag> feature_flags() {
       {"direct", "accept into the ring's fixed file table, direct descriptors (5.19; default on)"},
       {"no-direct", "accept into ordinary descriptors of the process"},
       {"send-zc", "zero-copy IORING_OP_SEND_ZC for sends of 16 KiB or more (6.0)"},
+      {"linked-sends", "up to 4 sends of 64 KiB in flight per connection, chained with IOSQE_IO_LINK and MSG_WAITALL "
+                       "so that they leave in order (6.0)"},
       {"sqpoll", "IORING_SETUP_SQPOLL: a kernel thread polls for submissions, spending a core (no DEFER_TASKRUN)"},
   };
 }
@@ -85,7 +90,7 @@ inline std::vector<ModelInfo::Flag> feature_flags() {
 // The default, then --plain, then each on-flag, then each off-flag: "--plain --multishot" is plain plus multishot.
 inline Features features_from(const ServerOptions& options) {
   Features f;
-  if (options.flag("plain")) f = Features{false, false, false, false, false, false, false, false, false, false};
+  if (options.flag("plain")) f = Features{false, false, false, false, false, false, false, false, false, false, false};
   auto on = [&](const char* name, bool& feature) {
     if (options.flag(name)) feature = true;
   };
@@ -100,6 +105,7 @@ inline Features features_from(const ServerOptions& options) {
   on("ring-fd", f.ring_fd);
   on("direct", f.direct);
   on("send-zc", f.send_zc);
+  on("linked-sends", f.linked_sends);
   on("sqpoll", f.sqpoll);
   if (options.flag("coop-taskrun")) {
     f.coop_taskrun = true;
@@ -161,6 +167,7 @@ inline std::string describe(const Features& f, unsigned buffers, unsigned buffer
   text += f.direct ? ", direct descriptors" : "";
   text += f.ring_fd ? ", registered ring fd" : "";
   text += f.send_zc ? ", SEND_ZC for large sends" : "";
+  text += f.linked_sends ? ", linked sends" : "";
   text += "; ring: ";
   text += f.defer_taskrun ? "DEFER_TASKRUN" : f.coop_taskrun ? "COOP_TASKRUN" : "default setup";
   if (f.sqpoll) text += " + SQPOLL";
@@ -367,6 +374,9 @@ inline void settle_features(io_uring& ring, Features& f, BufferRing& buffers, un
   const bool has_6_0 = io_uring_opcode_supported(probe.get(), IORING_OP_SEND_ZC);
   fall_back(f.multishot, !has_6_0, "multishot accept and recv need Linux 6.0; single-shot");
   fall_back(f.send_zc, !has_6_0, "SEND_ZC needs Linux 6.0; copying sends");
+  // A chain needs each send to finish whole or fail the link (MSG_WAITALL on an io_uring send), else a short send
+  // would let the next one go out and reorder the bytes; asked of 6.0, like the rest of the networking features.
+  fall_back(f.linked_sends, !has_6_0, "linked sends need Linux 6.0; one send at a time");
   fall_back(f.buffer_ring, f.buffer_ring && !buffers.register_with(ring, group),
             "provided-buffer rings need Linux 5.19; a buffer per connection");
   fall_back(f.recv_bundle, !f.buffer_ring, "recv bundles need the provided-buffer ring; one buffer per recv");

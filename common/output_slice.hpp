@@ -15,15 +15,16 @@ namespace iomodels {
 
 class OutputSlice {
  public:
-  // The largest slice copied at once.
+  // The largest slice copied at once, unless the caller asks for more.
   static constexpr std::size_t kMaxSize = kReadChunk;
 
-  // The bytes to send next: what is left of the current slice, or a fresh copy of the session's pending output
-  // once the slice has all gone. Empty when nothing is owed. Stays valid until sent() or the next call.
-  std::span<char> next(const Session& session) {
+  // The bytes to send next: what is left of the current slice, or a fresh copy of at most max bytes of the
+  // session's pending output once the slice has all gone. Empty when nothing is owed. Stays valid until sent() or
+  // the next call.
+  std::span<char> next(const Session& session, std::size_t max = kMaxSize) {
     if (sent_ == bytes_.size()) {
       const auto pending = session.pending_output();
-      const std::size_t n = std::min(pending.size(), kMaxSize);
+      const std::size_t n = std::min(pending.size(), max);
       bytes_.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
       sent_ = 0;
     }
