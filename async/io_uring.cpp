@@ -322,12 +322,19 @@ class UringLoop {
     }
     if (connection.sends == 0) send_next(slot, connection);
     if (connection.session.wants_input()) {
-      if (!connection.receiving) receive_next(slot, connection);
+      if (!connection.receiving && worth_arming(connection)) receive_next(slot, connection);
     } else if (connection.receiving && f_.multishot && f_.buffer_ring && !connection.cancelling) {
       // Backpressure: a multishot recv would go on filling the session; cancel it, re-arm when output drains.
       cancel(tag(Op::kRecv, slot));
       connection.cancelling = true;
     }
+  }
+
+  // A limited recv re-armed as soon as the peer has read a little would end again after that little: under
+  // backpressure it waits until half the room is free, so that each arming carries at least half a bound.
+  bool worth_arming(const Connection& connection) const {
+    const bool limited = f_.multishot && f_.buffer_ring && f_.recv_limit;
+    return !limited || connection.session.input_room() >= kMaxPendingOutput / 2;
   }
 
   // ---- the connection table ----
