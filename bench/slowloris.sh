@@ -6,8 +6,9 @@
 # verified) alone, then the same run while slowhttptest (Debian's, slow-headers mode) holds SLOW connections that
 # each send one more header line every second. Prints one line per shape: median msgs/s and p99 of both, their
 # ratios, the loaded runs' errors, the server's threads and RSS under attack, and a verdict: for the event-driven
-# servers PASS when every loaded run had zero errors and the median p99 stayed within 2x of the unloaded one; for
-# the thread and process models, what happened (a pool of N is starved by N slow peers: its documented limit).
+# servers PASS when every loaded run had zero errors and the median p99 stayed within 2x of the unloaded one (the
+# scanners, nonblocking, select and poll, are named as such when over 2x without errors); for the thread and process
+# models, what happened (a pool of N is starved by N slow peers: its documented limit).
 #
 #   bench/slowloris.sh                               every shape, 1,000 slow peers, 3 s runs, 3 rounds
 #   SHAPES="epoll io_uring:--threads=2" SLOW=1000 DURATION=5 ROUNDS=5 bench/slowloris.sh
@@ -23,6 +24,8 @@ DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-3}
 PY=/usr/bin/python3
 EVENT_DRIVEN=" nonblocking select poll epoll sigio io_uring libevent libuv coroutine "
+# These look at every descriptor each round: 1,000 idle peers cost them in every round, by design.
+SCANNERS=" nonblocking select poll "
 SHAPES=${SHAPES:-"blocking blocking-threads blocking-fork blocking-pool blocking-prefork nonblocking select poll epoll
  epoll:--edge epoll:--threads=2 sigio aio io_uring io_uring:--threads=2 libevent libevent:--threads=2 libuv coroutine
  coroutine:--threads=2"}
@@ -107,7 +110,13 @@ for shape in $SHAPES; do
   rate_ratio=$(awk -v a="$s_rate" -v b="$b_rate" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
   p99_ratio=$(awk -v a="$s_p99" -v b="$b_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
   if [[ $EVENT_DRIVEN == *" $name "* ]]; then
-    if ((errors == 0)) && awk -v r="$p99_ratio" 'BEGIN {exit !(r <= 2.0)}'; then verdict=PASS; else verdict=FAIL; fi
+    if ((errors == 0)) && awk -v r="$p99_ratio" 'BEGIN {exit !(r <= 2.0)}'; then
+      verdict=PASS
+    elif ((errors == 0)) && [[ $SCANNERS == *" $name "* ]]; then
+      verdict="over 2x, its O(n) scan of the slow peers each round"
+    else
+      verdict=FAIL
+    fi
   elif ((never > 0)); then
     verdict="starved: $never of $((10 * ROUNDS)) clients never answered (the model's limit)"
   else
