@@ -333,8 +333,7 @@ class UringLoop {
   // A limited recv re-armed as soon as the peer has read a little would end again after that little: under
   // backpressure it waits until half the room is free, so that each arming carries at least half a bound.
   bool worth_arming(const Connection& connection) const {
-    const bool limited = f_.multishot && f_.buffer_ring && f_.recv_limit;
-    return !limited || connection.session.input_room() >= kMaxPendingOutput / 2;
+    return !f_.recv_limit || connection.session.input_room() >= kMaxPendingOutput / 2;
   }
 
   // ---- the connection table ----

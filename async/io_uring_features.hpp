@@ -163,7 +163,7 @@ inline std::string describe(const Features& f, unsigned buffers, unsigned buffer
                               std::to_string(buffer_kib) + " KiB)"
                         : " into each connection's buffer";
   if (f.recv_bundle) text += ", recv bundles";
-  if (f.multishot && f.buffer_ring && f.recv_limit) text += ", limited to the session's room";
+  if (f.recv_limit) text += ", limited to the session's room";
   text += f.direct ? ", direct descriptors" : "";
   text += f.ring_fd ? ", registered ring fd" : "";
   text += f.send_zc ? ", SEND_ZC for large sends" : "";
@@ -382,7 +382,8 @@ inline void settle_features(io_uring& ring, Features& f, BufferRing& buffers, un
   fall_back(f.recv_bundle, !f.buffer_ring, "recv bundles need the provided-buffer ring; one buffer per recv");
   fall_back(f.recv_bundle, !(ring.features & IORING_FEAT_RECVSEND_BUNDLE),
             "recv bundles need Linux 6.10; one buffer per recv");
-  // A kernel before 6.17 refuses the limit with EINVAL at the first recv: the loop falls back then.
+  // Only a multishot recv takes the limit. A kernel before 6.17 refuses it with EINVAL at the first recv, and the
+  // loop falls back then.
   fall_back(f.recv_limit, !(f.multishot && f.buffer_ring), "the recv limit is for multishot recv; none");
   fall_back(f.ring_fd, f.ring_fd && io_uring_register_ring_fd(&ring) < 0,
             "registering the ring fd needs Linux 5.18; io_uring_enter looks it up each time");
