@@ -326,6 +326,9 @@ int HttpExchange::reject(int status) {
 }
 
 int HttpExchange::headers_complete() {
+  // CONNECT asks for a tunnel, and llhttp reads nothing after its head (the bytes are the tunnel's). An echo server
+  // opens none (RFC 9110 §9.3.6): 501, and the connection closes.
+  if (parser_.method == HTTP_CONNECT) return reject(501);
   const bool has_transfer_encoding = parser_.flags & F_TRANSFER_ENCODING;
   const bool has_content_length = parser_.flags & F_CONTENT_LENGTH;
   const bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;

@@ -646,6 +646,11 @@ TEST_P(HttpErrors, TransferEncodingOtherThanChunkedGets501AndClose) {
   expect_rejected("POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\n", 501);
 }
 
+TEST_P(HttpErrors, ConnectGets501AndCloseInHttpMode) {
+  ASSERT_NO_FATAL_FAILURE(start({"--mode", "http"}));
+  expect_rejected("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
+}
+
 TEST_P(HttpErrors, BodyOverMaxBodyGets413AndClose) {
   ASSERT_NO_FATAL_FAILURE(start({"--max-body", "100"}));
   expect_rejected(http_request("POST", "/big", std::string(101, 'b')), 413);

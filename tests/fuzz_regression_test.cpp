@@ -54,6 +54,30 @@ TEST(FuzzRegression, ValidHeadOverTheLimitGets431HoweverSplit) {
   EXPECT_EQ(drive(config, bytes, 20), whole);
 }
 
+// session_fuzz: a CONNECT with a Content-Length got a head announcing the body, and then no body, because llhttp
+// reads nothing after a CONNECT's head (what follows is the tunnel's); the next response then sat where the body
+// belonged. A second input, two CONNECTs and bytes after them, came back differently in different splits. An echo
+// server opens no tunnel: CONNECT gets 501 and the connection closes, in any split.
+TEST(FuzzRegression, ConnectWithABodyGets501NotAHeadWithoutItsBody) {
+  const SessionConfig config{.mode = Mode::kHttp, .max_body = 64};
+  const std::string bytes = "CONNECT host: HTTP/1.1\r\nContent-Length:3 \r\n\r\nabc.1\n";
+  const std::string whole = drive(config, bytes, 0);
+  EXPECT_TRUE(whole.starts_with("HTTP/1.1 501 ")) << whole;
+  EXPECT_NE(whole.find("Connection: close\r\n"), std::string::npos) << whole;
+  EXPECT_EQ(whole.find("HTTP/1.1", 1), std::string::npos) << "one response, then the close: " << whole;
+  EXPECT_EQ(drive(config, bytes, 1), whole);
+  EXPECT_EQ(drive(config, bytes, 7), whole);
+}
+
+TEST(FuzzRegression, ConnectsFollowedByBytesGetTheSameAnswerHoweverSplit) {
+  const SessionConfig config{.mode = Mode::kHttp, .max_body = 64};
+  const std::string bytes = std::string("CONNECT host: HTTP/1.1\r\n\r\nCONNECT host: HTTP/1.1\r\n\r\nC=\xd4.1,\0\0\n=\xd4.1,", 66) +
+                            std::string("\0T\x1a\x01\xcd&.'\0\n", 10);
+  const std::string whole = drive(config, bytes, 0);
+  EXPECT_TRUE(whole.starts_with("HTTP/1.1 501 ")) << whole;
+  for (std::size_t piece : {1, 2, 5, 13, 29}) EXPECT_EQ(drive(config, bytes, piece), whole) << "reads of " << piece;
+}
+
 // session_fuzz: a header line without a colon after a Transfer-Encoding llhttp refuses got 400 when the head came in
 // one read (the scanner refused the line before llhttp saw it) but 501 when it came in pieces (llhttp refused the
 // coding first). Now whichever finds the first fault decides, in any split.

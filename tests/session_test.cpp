@@ -1168,6 +1168,13 @@ TEST(Http, TransferEncodingOtherThanChunkedGets501) {
   expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc", 501);
 }
 
+TEST(Http, ConnectGets501WithOrWithoutBytesAfterIt) {
+  // CONNECT is not among auto mode's methods (it would be raw echo there): in HTTP mode it asks for a tunnel.
+  expect_error("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501, config_of(Mode::kHttp));
+  expect_error("CONNECT h:1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n", 501,
+               config_of(Mode::kHttp));
+}
+
 // A request whose header section, from the request line to the empty line that ends it, is n bytes.
 std::string request_with_header_section_of(std::size_t n) {
   const std::string start = "GET /big HTTP/1.1\r\nX-Pad: ";
