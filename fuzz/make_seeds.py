@@ -30,6 +30,8 @@ SESSION = [
     b"GET / HTTP/1.1\r\nX: " + b"a" * 8200 + b"\r\n\r\n",
     b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + b"b" * 100,
     b"\r\n\r\nGET /after-empty-lines HTTP/1.1\r\n\r\n",
+    # New cases go last, so that the seeds of the earlier ones keep their names.
+    b"CONNECT h:1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n",
 ]
 
 # Response heads the loadgen tests use, good and broken.
@@ -49,8 +51,11 @@ RESPONSES = [
 def write(name, inputs):
     folder = HERE / "corpus" / name
     folder.mkdir(parents=True, exist_ok=True)
+    # Only this script's seeds (16 hex digits) are replaced; the inputs kept from fuzz campaigns (libFuzzer's full
+    # 40-digit names) stay.
     for old in folder.iterdir():
-        old.unlink()
+        if len(old.name) == 16:
+            old.unlink()
     for data in inputs:
         (folder / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
 
