@@ -71,8 +71,8 @@ TEST(FuzzRegression, ConnectWithABodyGets501NotAHeadWithoutItsBody) {
 
 TEST(FuzzRegression, ConnectsFollowedByBytesGetTheSameAnswerHoweverSplit) {
   const SessionConfig config{.mode = Mode::kHttp, .max_body = 64};
-  const std::string bytes = std::string("CONNECT host: HTTP/1.1\r\n\r\nCONNECT host: HTTP/1.1\r\n\r\nC=\xd4.1,\0\0\n=\xd4.1,", 66) +
-                            std::string("\0T\x1a\x01\xcd&.'\0\n", 10);
+  const std::string connect = "CONNECT host: HTTP/1.1\r\n\r\n";
+  const std::string bytes = connect + connect + std::string("C=\xd4.1,\0\0\n=\xd4.1,\0T\x1a\x01\xcd&.'\0\n", 24);
   const std::string whole = drive(config, bytes, 0);
   EXPECT_TRUE(whole.starts_with("HTTP/1.1 501 ")) << whole;
   for (std::size_t piece : {1, 2, 5, 13, 29}) EXPECT_EQ(drive(config, bytes, piece), whole) << "reads of " << piece;
