@@ -98,7 +98,7 @@ LoadResult run_load(const LoadConfig& config) {
   const int threads = thread_count(config);
   // This instance's connections: its segment of the active ones, then its segment of the idle ones (whose ids
   // follow every active one). A worker runs a contiguous range of ids, so a thread's part that spans both is
-  // given to two workers.
+  // given to two workers, unless the ids run on (one segment), when one worker opens them all in order.
   const ConnectionRange share = segment_connections(config.connections, config.segment);
   const ConnectionRange idle_share = segment_connections(config.idle_connections, config.segment);
   const long long active = share.size();
@@ -111,7 +111,7 @@ LoadResult run_load(const LoadConfig& config) {
   for (int t = 0; t < threads; ++t) {
     const long long from = mine * t / threads;
     const long long to = mine * (t + 1) / threads;
-    if (from < active && to > active) {
+    if (from < active && to > active && id_at(active) != id_at(active - 1) + 1) {
       pieces.emplace_back(id_at(from), static_cast<int>(active - from));
       pieces.emplace_back(id_at(active), static_cast<int>(to - active));
     } else if (to > from) {

@@ -189,8 +189,9 @@ TEST(LoadgenRun, AnIdleConnectionTheServerClosesIsAnError) {
   LoadConfig config = server.config();
   config.connections = 1;
   config.idle_connections = 3;
-  // One worker opens the connections in order, so the active one is among the two the server keeps: with two, the
-  // other could connect its idle ones first, and the active one, refused after it had written, sees a reset instead.
+  // One worker opens the connections in order, so the active one is among the two the server keeps: were the idle
+  // ones opened by another worker, they could connect first, and the active one, refused after it had written,
+  // would see a reset instead.
   config.threads = 1;
   config.duration = 300ms;
   const LoadResult result = run_load(config);
