@@ -98,6 +98,13 @@ std::string closed_by_server(const Connection& c) {
   return text;
 }
 
+// Where a reply first differs, `bad` bytes into what this read delivered: in the connection's whole stream and in
+// the message (`unit` says whether that counts the HTTP body or the raw bytes).
+std::string mismatch_at(const Connection& c, std::size_t bad, std::uint64_t seq, const char* unit) {
+  return "mismatch on connection " + std::to_string(c.id) + " at offset " + std::to_string(c.received + bad) +
+         " (message " + std::to_string(seq) + ", " + unit + " " + std::to_string(c.recv_offset + bad) + ")";
+}
+
 struct Timer {
   std::int64_t at;
   std::uint32_t conn;
@@ -419,11 +426,7 @@ void Worker::consume_echo(Connection& c, const char* data, std::size_t length, s
     if (config().verify) {
       const std::size_t bad = plan_.payload.find_mismatch(c.id, m.seq, c.recv_offset, {data, take});
       if (bad != Payload::kNoMismatch) {
-        return fail(c, Kind::kMismatch,
-                    "mismatch on connection " + std::to_string(c.id) + " at offset " +
-                        std::to_string(c.received + bad) + " (message " + std::to_string(m.seq) + ", byte " +
-                        std::to_string(c.recv_offset + bad) + ")",
-                    now);
+        return fail(c, Kind::kMismatch, mismatch_at(c, bad, m.seq, "byte"), now);
       }
     }
     c.recv_offset += take;
@@ -481,11 +484,7 @@ void Worker::consume_http(Connection& c, const char* data, std::size_t length, s
         bad = plan_.payload.find_mismatch(c.id, m.seq, c.recv_offset, {data, take});
       }
       if (bad != Payload::kNoMismatch) {
-        return fail(c, Kind::kMismatch,
-                    "mismatch on connection " + std::to_string(c.id) + " at offset " +
-                        std::to_string(c.received + bad) + " (message " + std::to_string(m.seq) + ", body byte " +
-                        std::to_string(c.recv_offset + bad) + ")",
-                    now);
+        return fail(c, Kind::kMismatch, mismatch_at(c, bad, m.seq, "body byte"), now);
       }
     }
     c.recv_offset += take;
