@@ -1,63 +1,14 @@
 #include "client/cli.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <cxxopts.hpp>
 #include <thread>
 
 #include "client/endpoint.hpp"
+#include "client/option_values.hpp"
 #include "client/segment.hpp"
 
 namespace iomodels::loadgen {
 namespace {
-
-// A value is parsed here rather than by cxxopts so that a bad one is reported with the option's name
-// (cxxopts says only "Argument 'x' failed to parse").
-struct BadOption {
-  std::string message;
-};
-
-std::optional<double> parse_number(std::string_view text) {
-  double value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-int positive_int(const cxxopts::ParseResult& parsed, const std::string& name, int minimum) {
-  const std::string text = parsed[name].as<std::string>();
-  int value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < minimum) {
-    throw BadOption{"--" + name + ": '" + text + "' is not an integer of at least " + std::to_string(minimum)};
-  }
-  return value;
-}
-
-std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
-                                         bool zero_allowed) {
-  const std::string text = parsed[name].as<std::string>();
-  const auto value = parse_duration(text);
-  if (!value || (!zero_allowed && value->count() == 0)) {
-    throw BadOption{"--" + name + ": '" + text + "' is not a " + (zero_allowed ? "" : "positive ") +
-                    "duration (e.g. 500ms, 10s, 2m)"};
-  }
-  return *value;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const auto comma = text.find(',', begin);
-    items.push_back(text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
-    if (comma == std::string::npos) break;
-    begin = comma + 1;
-  }
-  return items;
-}
 
 cxxopts::Options make_options() {
   cxxopts::Options options("loadgen",
@@ -118,58 +69,20 @@ constexpr const char* kHelpTail =
 
 }  // namespace
 
-std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
-  struct Unit {
-    std::string_view suffix;
-    double ns;
-  };
-  // Longer suffixes first, so that "ms" is not read as "m" followed by garbage.
-  constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-  double scale = 1e9;
-  for (const Unit& unit : kUnits) {
-    if (text.ends_with(unit.suffix)) {
-      text.remove_suffix(unit.suffix.size());
-      scale = unit.ns;
-      break;
-    }
-  }
-  const auto value = parse_number(text);
-  if (!value || *value < 0 || *value * scale > 1e18) return std::nullopt;
-  return std::chrono::nanoseconds(static_cast<long long>(std::llround(*value * scale)));
-}
-
-std::optional<std::size_t> parse_size(std::string_view text) {
-  std::size_t scale = 1;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'k': case 'K': scale = 1024; break;
-      case 'm': case 'M': scale = 1024 * 1024; break;
-      default: break;
-    }
-    if (scale != 1) text.remove_suffix(1);
-  }
-  std::size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > (1ULL << 40) / scale) {
-    return std::nullopt;
-  }
-  return value * scale;
-}
-
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine result;
-  cxxopts::Options options = make_options();
-  try {
+  result.error = option_error("loadgen", argc, argv, [&] {
+    cxxopts::Options options = make_options();
     const cxxopts::ParseResult parsed = options.parse(argc, argv);
     if (parsed.count("help")) {
       result.help = true;
       result.help_text = options.help() + kHelpTail;
-      return result;
+      return;
     }
     if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
     LoadConfig& config = result.config;
-    config.connections = positive_int(parsed, "connections", 1);
-    config.idle_connections = positive_int(parsed, "idle", 0);
+    config.connections = int_option(parsed, "connections", 1);
+    config.idle_connections = int_option(parsed, "idle", 0);
     if (parsed.count("idle-first")) {
       if (parsed.count("connect-rate")) {
         throw BadOption{"--idle-first: opens the idle connections at once, not with --connect-rate"};
@@ -184,12 +97,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       throw BadOption{"--connect-rate: '" + connect_rate_text + "' is not a rate of 0 or more per second"};
     }
     config.connect_rate = *connect_rate;
-    config.threads = parsed.count("threads") ? positive_int(parsed, "threads", 1) : 0;
+    config.threads = parsed.count("threads") ? int_option(parsed, "threads", 1) : 0;
     config.duration = duration_option(parsed, "duration", false);
     config.warmup = duration_option(parsed, "warmup", true);
     config.timeout = duration_option(parsed, "timeout", false);
-    config.pipeline = positive_int(parsed, "pipeline", 1);
-    config.slow = positive_int(parsed, "slow", 0);
+    config.pipeline = int_option(parsed, "pipeline", 1);
+    config.slow = int_option(parsed, "slow", 0);
     config.slow_interval = duration_option(parsed, "slow-interval", false);
     config.http = parsed.count("http") > 0;
     config.connect_per_message = parsed.count("connect-per-message") > 0;
@@ -225,9 +138,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
       for (const std::string& item : split_list(parsed["cpus"].as<std::string>())) {
         int cpu = -1;
-        const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), cpu);
-        if (item.empty() || error != std::errc() || end != item.data() + item.size() || cpu < 0 ||
-            static_cast<unsigned>(cpu) >= cpus) {
+        if (!parse_int(item, cpu) || cpu < 0 || static_cast<unsigned>(cpu) >= cpus) {
           throw BadOption{"--cpus: '" + item + "' is not a CPU number below " + std::to_string(cpus)};
         }
         config.cpus.push_back(cpu);
@@ -268,25 +179,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (!split_host_port(target, config.host, config.port)) {
       throw BadOption{"HOST:PORT: '" + target + "' is not HOST:PORT with a port from 1 to 65535"};
     }
-  } catch (const BadOption& bad) {
-    result.error = "loadgen: " + bad.message;
-  } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
-    // Only a flag given a value ("--http=maybe") gets here; cxxopts names the value, not the flag.
-    const std::string flag = flag_given_a_value(argc, argv);
-    result.error = "loadgen: " + flag + ": " + bad.what() + " (flags take no value)";
-  } catch (const cxxopts::exceptions::exception& bad) {
-    result.error = std::string("loadgen: ") + bad.what();
-  }
+  });
   return result;
-}
-
-std::string flag_given_a_value(int argc, const char* const* argv) {
-  std::string flag = "a flag";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) flag = arg.substr(0, arg.find('='));
-  }
-  return flag;
 }
 
 }  // namespace iomodels::loadgen

@@ -1,30 +1,20 @@
 #include "client/segment.hpp"
 
-#include <charconv>
 #include <chrono>
-#include <cmath>
 
-#include "client/cli.hpp"
+#include "client/option_values.hpp"
 
 namespace iomodels::loadgen {
-namespace {
-
-std::optional<int> whole_number(std::string_view text) {
-  int value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-}  // namespace
-
 std::optional<Segment> parse_segment(std::string_view text) {
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
-  const auto index = whole_number(text.substr(0, slash));
-  const auto count = whole_number(text.substr(slash + 1));
-  if (!index || !count || *count < 1 || *index < 1 || *index > *count) return std::nullopt;
-  return Segment{*index, *count};
+  int index = 0;
+  int count = 0;
+  if (!parse_int(text.substr(0, slash), index) || !parse_int(text.substr(slash + 1), count) || count < 1 ||
+      index < 1 || index > count) {
+    return std::nullopt;
+  }
+  return Segment{index, count};
 }
 
 ConnectionRange segment_connections(int connections, Segment segment) {
@@ -39,12 +29,7 @@ std::optional<double> parse_start_at(std::string_view text, double now_epoch_s) 
     if (!delay) return std::nullopt;
     return now_epoch_s + static_cast<double>(delay->count()) / 1e9;
   }
-  double value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
+  return parse_number(text);
 }
 
 double epoch_now() {

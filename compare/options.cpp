@@ -4,56 +4,21 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cxxopts.hpp>
 
-#include "client/cli.hpp"
+#include "client/option_values.hpp"
 #include "harness/models.hpp"
 
 namespace iomodels::compare {
 namespace {
 
-// A value is checked here rather than by cxxopts so that a bad one is reported with its option's name.
-struct BadOption {
-  std::string message;
-};
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t begin = 0;
-  for (;;) {
-    const auto comma = text.find(',', begin);
-    items.push_back(text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
-    if (comma == std::string::npos) return items;
-    begin = comma + 1;
-  }
-}
-
-bool parse_int(std::string_view text, int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return !text.empty() && error == std::errc() && end == text.data() + text.size();
-}
-
-int int_option(const cxxopts::ParseResult& parsed, const std::string& name, int minimum) {
-  const std::string text = parsed[name].as<std::string>();
-  int value = 0;
-  if (!parse_int(text, value) || value < minimum) {
-    throw BadOption{"--" + name + ": '" + text + "' is not an integer of at least " + std::to_string(minimum)};
-  }
-  return value;
-}
-
-std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
-                                         bool zero_allowed) {
-  const std::string text = parsed[name].as<std::string>();
-  const auto value = loadgen::parse_duration(text);
-  if (!value || (!zero_allowed && value->count() == 0)) {
-    throw BadOption{"--" + name + ": '" + text + "' is not a " + (zero_allowed ? "" : "positive ") +
-                    "duration (e.g. 500ms, 3s, 1m)"};
-  }
-  return *value;
-}
+using loadgen::BadOption;
+using loadgen::duration_option;
+using loadgen::int_option;
+using loadgen::parse_int;
+using loadgen::parse_number;
+using loadgen::parse_size;
+using loadgen::split_list;
 
 std::vector<int> cpu_option(const cxxopts::ParseResult& parsed, const std::string& name,
                             const std::vector<int>& allowed) {
@@ -217,13 +182,13 @@ std::string format_cpu_list(const std::vector<int>& cpus) {
 
 ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) {
   ParsedCommandLine result;
-  cxxopts::Options options = make_options();
-  try {
+  result.error = loadgen::option_error("compare", argc, argv, [&] {
+    cxxopts::Options options = make_options();
     const cxxopts::ParseResult parsed = options.parse(argc, argv);
     if (parsed.count("help")) {
       result.help = true;
       result.help_text = options.help() + kHelpTail;
-      return result;
+      return;
     }
     if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
     CompareOptions& o = result.options;
@@ -271,7 +236,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     if (parsed.count("sizes")) {
       o.sizes.clear();
       for (const std::string& item : split_list(parsed["sizes"].as<std::string>())) {
-        const auto size = loadgen::parse_size(item);
+        const auto size = parse_size(item);
         if (!size || (*size == 0 && !o.http)) {
           throw BadOption{"--sizes: '" + item + "' is not a size of at least 1 byte (0 only with --http)"};
         }
@@ -280,13 +245,11 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     }
     if (parsed.count("rate")) {
       const std::string rate_text = parsed["rate"].as<std::string>();
-      double rate = 0;
-      const auto [end, error] = std::from_chars(rate_text.data(), rate_text.data() + rate_text.size(), rate);
-      if (rate_text.empty() || error != std::errc() || end != rate_text.data() + rate_text.size() ||
-          !std::isfinite(rate) || rate < 0) {
+      const auto rate = parse_number(rate_text);
+      if (!rate || *rate < 0) {
         throw BadOption{"--rate: '" + rate_text + "' is not a rate of 0 or more messages per second"};
       }
-      o.rate = rate;
+      o.rate = *rate;
     }
     std::vector<std::string> names;
     if (parsed.count("scenarios")) {
@@ -347,15 +310,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     default_cpu_split(allowed, o.server_cpus, o.client_cpus);
     if (parsed.count("server-cpus")) o.server_cpus = cpu_option(parsed, "server-cpus", allowed);
     if (parsed.count("client-cpus")) o.client_cpus = cpu_option(parsed, "client-cpus", allowed);
-  } catch (const BadOption& bad) {
-    result.error = "compare: " + bad.message;
-  } catch (const cxxopts::exceptions::incorrect_argument_type& bad) {
-    // Only a flag given a value ("--http=yes") gets here; cxxopts names the value, not the flag.
-    const std::string flag = loadgen::flag_given_a_value(argc, argv);
-    result.error = "compare: " + flag + ": " + bad.what() + " (flags take no value)";
-  } catch (const cxxopts::exceptions::exception& bad) {
-    result.error = std::string("compare: ") + bad.what();
-  }
+  });
   return result;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/cli.hpp"
+#include "client/option_values.hpp"
 #include "tests/loadgen_fixture.hpp"
 
 namespace iomodels::loadgen {

@@ -1,0 +1,44 @@
+// Option values read with their option's name in every error: bin/loadgen's command line and bin/compare's.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cxxopts {
+class ParseResult;
+}
+
+namespace iomodels::loadgen {
+
+// A value is checked by the caller rather than by cxxopts, which says only "Argument 'x' failed to parse": thrown
+// with a message that names the option.
+struct BadOption {
+  std::string message;
+};
+
+// "500ms", "10s", "2m", "1h", "250us"; a bare number is seconds. Empty when the text is not a duration.
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);
+// "64", "4k", "1M" (powers of 1024). Empty when the text is not a size.
+std::optional<std::size_t> parse_size(std::string_view text);
+// A finite decimal number, the whole text.
+std::optional<double> parse_number(std::string_view text);
+// A decimal integer, the whole text.
+bool parse_int(std::string_view text, int& value);
+// "a,b,,c" -> {"a", "b", "", "c"}: an empty item is the caller's to refuse.
+std::vector<std::string> split_list(const std::string& text);
+
+// The value of --name, an integer of at least `minimum`; BadOption otherwise.
+int int_option(const cxxopts::ParseResult& parsed, const std::string& name, int minimum);
+// The value of --name, a duration (positive unless zero_allowed); BadOption otherwise.
+std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
+                                         bool zero_allowed);
+
+// Runs `parse` and turns whatever it throws (BadOption, cxxopts' errors) into one line for stderr that starts
+// with "program: ". Empty when parse returned.
+std::string option_error(const char* program, int argc, const char* const* argv, const std::function<void()>& parse);
+
+}  // namespace iomodels::loadgen
