@@ -71,15 +71,9 @@ constexpr const char* kHelpTail =
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine result;
-  result.error = option_error("loadgen", argc, argv, [&] {
-    cxxopts::Options options = make_options();
-    const cxxopts::ParseResult parsed = options.parse(argc, argv);
-    if (parsed.count("help")) {
-      result.help = true;
-      result.help_text = options.help() + kHelpTail;
-      return;
-    }
-    if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
+  cxxopts::Options options = make_options();
+  result.error = parse_options("loadgen", options, kHelpTail, argc, argv, result.help_text,
+                                   [&](const cxxopts::ParseResult& parsed) {
     LoadConfig& config = result.config;
     config.connections = int_option(parsed, "connections", 1);
     config.idle_connections = int_option(parsed, "idle", 0);
@@ -180,6 +174,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       throw BadOption{"HOST:PORT: '" + target + "' is not HOST:PORT with a port from 1 to 65535"};
     }
   });
+  result.help = !result.help_text.empty();
   return result;
 }
 

@@ -103,10 +103,18 @@ std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, con
   return *value;
 }
 
-std::string option_error(const char* program, int argc, const char* const* argv, const std::function<void()>& parse) {
+std::string parse_options(const char* program, cxxopts::Options& options, const char* help_tail, int argc,
+                          const char* const* argv, std::string& help_text,
+                          const std::function<void(const cxxopts::ParseResult&)>& read) {
   const std::string prefix = std::string(program) + ": ";
   try {
-    parse();
+    const cxxopts::ParseResult parsed = options.parse(argc, argv);
+    if (parsed.count("help")) {
+      help_text = options.help() + help_tail;
+      return {};
+    }
+    if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
+    read(parsed);
     return {};
   } catch (const BadOption& bad) {
     return prefix + bad.message;

@@ -9,6 +9,7 @@
 #include <vector>
 
 namespace cxxopts {
+class Options;
 class ParseResult;
 }
 
@@ -37,8 +38,11 @@ int int_option(const cxxopts::ParseResult& parsed, const std::string& name, int 
 std::chrono::nanoseconds duration_option(const cxxopts::ParseResult& parsed, const std::string& name,
                                          bool zero_allowed);
 
-// Runs `parse` and turns whatever it throws (BadOption, cxxopts' errors) into one line for stderr that starts
-// with "program: ". Empty when parse returned.
-std::string option_error(const char* program, int argc, const char* const* argv, const std::function<void()>& parse);
+// Parses argv with `options` and hands the result to `read`. --help instead sets help_text (the options' help,
+// then help_tail); an argument that no option takes is an error. Returns the error, empty if none: whatever cxxopts
+// or `read` throws (BadOption), as one line for stderr that starts with "program: ".
+std::string parse_options(const char* program, cxxopts::Options& options, const char* help_tail, int argc,
+                          const char* const* argv, std::string& help_text,
+                          const std::function<void(const cxxopts::ParseResult&)>& read);
 
 }  // namespace iomodels::loadgen

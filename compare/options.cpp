@@ -182,15 +182,9 @@ std::string format_cpu_list(const std::vector<int>& cpus) {
 
 ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) {
   ParsedCommandLine result;
-  result.error = loadgen::option_error("compare", argc, argv, [&] {
-    cxxopts::Options options = make_options();
-    const cxxopts::ParseResult parsed = options.parse(argc, argv);
-    if (parsed.count("help")) {
-      result.help = true;
-      result.help_text = options.help() + kHelpTail;
-      return;
-    }
-    if (!parsed.unmatched().empty()) throw BadOption{"unexpected argument '" + parsed.unmatched().front() + "'"};
+  cxxopts::Options options = make_options();
+  result.error = loadgen::parse_options("compare", options, kHelpTail, argc, argv, result.help_text,
+                                   [&](const cxxopts::ParseResult& parsed) {
     CompareOptions& o = result.options;
     if (parsed.count("bin")) {
       o.bin_dir = parsed["bin"].as<std::string>();
@@ -311,6 +305,7 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     if (parsed.count("server-cpus")) o.server_cpus = cpu_option(parsed, "server-cpus", allowed);
     if (parsed.count("client-cpus")) o.client_cpus = cpu_option(parsed, "client-cpus", allowed);
   });
+  result.help = !result.help_text.empty();
   return result;
 }
 

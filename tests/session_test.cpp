@@ -90,6 +90,20 @@ void drain(Session& session, std::string& sent) {
   EXPECT_TRUE(session.pending_output().empty()) << "pending_output() not empty while !has_output()";
 }
 
+// One read into the session's own buffer: as much of `rest` as read_buffer() offers. Returns the bytes read; 0,
+// with a failure, when the session offers no room.
+std::size_t read_into(Session& session, std::string_view rest) {
+  const std::span<char> room = session.read_buffer();
+  const std::size_t n = std::min(room.size(), rest.size());
+  if (n == 0) {
+    ADD_FAILURE() << "read_buffer() offers no room for the next read";
+    return 0;
+  }
+  std::memcpy(room.data(), rest.data(), n);
+  session.commit_read(n);
+  return n;
+}
+
 // Delivers one received piece: only while the session wants input (a server would not read otherwise), in reads
 // no larger than read_buffer() offers, sending what each read produced before the next.
 void deliver(Session& session, std::string_view piece, InputPath path, std::string& sent) {
@@ -98,14 +112,8 @@ void deliver(Session& session, std::string_view piece, InputPath path, std::stri
       session.receive({piece.data(), piece.size()});
       piece = {};
     } else {
-      const std::span<char> room = session.read_buffer();
-      if (room.empty()) {
-        ADD_FAILURE() << "read_buffer() is empty while wants_input()";
-        return;
-      }
-      const std::size_t n = std::min(room.size(), piece.size());
-      std::memcpy(room.data(), piece.data(), n);
-      session.commit_read(n);
+      const std::size_t n = read_into(session, piece);
+      if (n == 0) return;
       piece.remove_prefix(n);
     }
     drain(session, sent);
@@ -180,6 +188,13 @@ Outcome feed_every_split(const SessionConfig& config, std::string_view input, bo
 }
 
 Outcome feed_auto(std::string_view input, bool eof = false) { return feed_every_split(config_of(Mode::kAuto), input, eof); }
+
+// Auto mode took `input` for raw echo and sent it back whole, however it was split.
+void expect_auto_echoes(const std::string& input) {
+  const Outcome outcome = feed_auto(input);
+  EXPECT_EQ(outcome.mode, Mode::kEcho) << input;
+  EXPECT_EQ(outcome.sent, input);
+}
 
 // ---- reading responses ---------------------------------------------------------------------------------------
 
@@ -409,17 +424,13 @@ TEST(AutoDetect, DecidesRawEchoAtTheFirstByteNoMethodAllows) {
 
 TEST(AutoDetect, LowercaseMethodIsRawEcho) {
   expect_echo_decided_at({"get / HTTP/1.1\r\n\r\n", 1});
-  const std::string input = "get / HTTP/1.1\r\nHost: h\r\n\r\n";
-  const Outcome outcome = feed_auto(input);
-  EXPECT_EQ(outcome.mode, Mode::kEcho);
-  EXPECT_EQ(outcome.sent, input);
+  expect_auto_echoes("get / HTTP/1.1\r\nHost: h\r\n\r\n");
   expect_echo_decided_at({"Get /", 2});
 }
 
 TEST(AutoDetect, TabAfterMethodIsRawEcho) {
   expect_echo_decided_at({"GET\t/ HTTP/1.1\r\n\r\n", 4});
-  const std::string input = "GET\t/ HTTP/1.1\r\n\r\n";
-  EXPECT_EQ(feed_auto(input).sent, input);
+  expect_auto_echoes("GET\t/ HTTP/1.1\r\n\r\n");
 }
 
 TEST(AutoDetect, TwoSpacesAfterMethodIsHttpBecauseOneSpaceDecides) {
@@ -432,26 +443,17 @@ TEST(AutoDetect, TwoSpacesAfterMethodIsHttpBecauseOneSpaceDecides) {
 
 TEST(AutoDetect, MethodFollowedByLetterIsRawEcho) {
   expect_echo_decided_at({"GETX / HTTP/1.1\r\n\r\n", 4});
-  const std::string input = "GETX / HTTP/1.1\r\n\r\n";
-  const Outcome outcome = feed_auto(input);
-  EXPECT_EQ(outcome.mode, Mode::kEcho);
-  EXPECT_EQ(outcome.sent, input);
+  expect_auto_echoes("GETX / HTTP/1.1\r\n\r\n");
 }
 
 TEST(AutoDetect, ConnectIsRawEcho) {
   expect_echo_decided_at({"CONNECT example.com:443 HTTP/1.1\r\n\r\n", 1});
-  const std::string input = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n";
-  const Outcome outcome = feed_auto(input);
-  EXPECT_EQ(outcome.mode, Mode::kEcho);
-  EXPECT_EQ(outcome.sent, input);
+  expect_auto_echoes("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n");
 }
 
 TEST(AutoDetect, OtherHttpMethodsAreRawEcho) {
   for (std::string_view method : {"TRACE ", "PROPFIND ", "OPTION ", "DELET "}) {
-    const std::string input = std::string(method) + "/ HTTP/1.1\r\n\r\n";
-    const Outcome outcome = feed_auto(input);
-    EXPECT_EQ(outcome.mode, Mode::kEcho) << method;
-    EXPECT_EQ(outcome.sent, input) << method;
+    expect_auto_echoes(std::string(method) + "/ HTTP/1.1\r\n\r\n");
   }
 }
 
@@ -527,11 +529,8 @@ TEST(RawEcho, HalfCloseWithUnsentOutputIsDoneOnlyOnceSent) {
   const std::string input = pattern(0, 3 * kReadChunk + 17);
   std::size_t received = 0;
   while (received < input.size()) {
-    const std::span<char> room = session.read_buffer();
-    ASSERT_FALSE(room.empty());
-    const std::size_t n = std::min(room.size(), input.size() - received);
-    std::memcpy(room.data(), input.data() + received, n);
-    session.commit_read(n);
+    const std::size_t n = read_into(session, std::string_view(input).substr(received));
+    ASSERT_NE(n, 0u);
     received += n;
   }
   session.receive_eof();
@@ -583,11 +582,8 @@ TEST(RawEcho, LargeInputEchoedInOrderThroughBothPaths) {
           session.receive({input.data() + received, n});
           received += n;
         } else {
-          const std::span<char> room = session.read_buffer();
-          ASSERT_FALSE(room.empty());
-          const std::size_t n = std::min(room.size(), input.size() - received);
-          std::memcpy(room.data(), input.data() + received, n);
-          session.commit_read(n);
+          const std::size_t n = read_into(session, std::string_view(input).substr(received));
+          ASSERT_NE(n, 0u);
           received += n;
         }
       }
@@ -756,11 +752,8 @@ TEST(Backpressure, HttpBodyStreamsThroughABoundedOutput) {
   int throttled = 0;
   while (received < request.size() || session.has_output()) {
     if (received < request.size() && session.wants_input()) {
-      const std::span<char> room = session.read_buffer();
-      ASSERT_FALSE(room.empty());
-      const std::size_t n = std::min(room.size(), request.size() - received);
-      std::memcpy(room.data(), request.data() + received, n);
-      session.commit_read(n);
+      const std::size_t n = read_into(session, std::string_view(request).substr(received));
+      ASSERT_NE(n, 0u);
       received += n;
     }
     const std::span<const char> out = session.pending_output();
