@@ -39,15 +39,7 @@ struct alignas(64) LiveCounters {
   std::atomic<std::uint64_t> errors{0};
 };
 
-struct WorkerResult {
-  Histogram latency;
-  Histogram service_time;
-  std::uint64_t messages = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t connect_errors = 0, resets = 0, timeouts = 0, mismatches = 0, http_errors = 0;
-  int connections_opened = 0;
-  int connections_never_answered = 0;
-  int connections_open_at_end = 0;
+struct WorkerResult : Tally {
   double cpu_seconds = 0;
   std::string first_error;
   std::int64_t first_error_at = 0;

@@ -57,6 +57,21 @@ int thread_count(const LoadConfig& config) {
 
 }  // namespace
 
+void Tally::add(const Tally& other) {
+  latency.merge(other.latency);
+  service_time.merge(other.service_time);
+  messages += other.messages;
+  bytes += other.bytes;
+  connect_errors += other.connect_errors;
+  resets += other.resets;
+  timeouts += other.timeouts;
+  mismatches += other.mismatches;
+  http_errors += other.http_errors;
+  connections_opened += other.connections_opened;
+  connections_open_at_end += other.connections_open_at_end;
+  connections_never_answered += other.connections_never_answered;
+}
+
 LoadResult run_load(const LoadConfig& config) {
   validate(config);
   // Each connection costs a descriptor; a run of 10,000 connections needs more than the usual soft 1024.
@@ -176,18 +191,7 @@ LoadResult run_load(const LoadConfig& config) {
   std::int64_t first_error_at = 0;
   for (auto& worker : workers) {
     detail::WorkerResult part = worker.get();
-    result.latency.merge(part.latency);
-    result.service_time.merge(part.service_time);
-    result.messages += part.messages;
-    result.bytes += part.bytes;
-    result.connect_errors += part.connect_errors;
-    result.resets += part.resets;
-    result.timeouts += part.timeouts;
-    result.mismatches += part.mismatches;
-    result.http_errors += part.http_errors;
-    result.connections_opened += part.connections_opened;
-    result.connections_never_answered += part.connections_never_answered;
-    result.connections_open_at_end += part.connections_open_at_end;
+    result.add(part);
     result.client_cpu_seconds += part.cpu_seconds;
     if (!part.first_error.empty() && (result.first_error.empty() || part.first_error_at < first_error_at)) {
       result.first_error = part.first_error;

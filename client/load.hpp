@@ -65,10 +65,10 @@ struct LoadConfig {
   std::chrono::nanoseconds hdr_interval{1s};
 };
 
-struct LoadResult {
+// The figures that add up: over a run's worker threads, and over the instances that `loadgen merge` joins.
+struct Tally {
   std::uint64_t messages = 0;  // answered in the measured window
   std::uint64_t bytes = 0;     // received in the measured window (echo payload, or whole HTTP responses)
-  double seconds = 0;          // length of the measured window
   Histogram latency;           // corrected for coordinated omission in open loop (from each message's due time)
   Histogram service_time;      // from the moment a message was actually sent
 
@@ -85,6 +85,12 @@ struct LoadResult {
   // (the iterative server with 50 clients answers one of them).
   int connections_never_answered = 0;
 
+  // Histograms merged, counts summed.
+  void add(const Tally& other);
+};
+
+struct LoadResult : Tally {
+  double seconds = 0;  // length of the measured window
   double client_cpu_seconds = 0;  // user + system time of the worker threads (and the background thread's after
                                   // its connections were set up), for the whole run
   // --idle and --slow: how many were established when the measured run began, how many the server closed

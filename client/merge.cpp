@@ -68,6 +68,7 @@ Part read_json_part(const std::string& path, const nlohmann::json& j, LoadConfig
   r.first_error = j.value("first_error", "");
   r.connections_opened = j.value("connections_opened", 0);
   r.connections_never_answered = j.value("connections_never_answered", 0);
+  r.connections_open_at_end = j.value("connections_open_at_end", 0);
   r.client_cpu_seconds = j.value("client_cpu_seconds", 0.0);
   r.threads = j.value("threads", 0);
   r.target_rate = j.value("target_rate", 0.0);
@@ -147,17 +148,7 @@ MergedResult merge_results(const std::vector<std::string>& paths) {
     const LoadResult& r = part.result;
     merged.parts.push_back({{"file", path}, {"kind", kind}, {"messages", r.messages}, {"seconds", r.seconds},
                             {"connections", r.connections}, {"errors", r.errors()}, {"start_time", part.start}});
-    total.latency.merge(r.latency);
-    total.service_time.merge(r.service_time);
-    total.messages += r.messages;
-    total.bytes += r.bytes;
-    total.connect_errors += r.connect_errors;
-    total.resets += r.resets;
-    total.timeouts += r.timeouts;
-    total.mismatches += r.mismatches;
-    total.http_errors += r.http_errors;
-    total.connections_opened += r.connections_opened;
-    total.connections_never_answered += r.connections_never_answered;
+    total.add(r);
     total.client_cpu_seconds += r.client_cpu_seconds;
     total.threads += r.threads;
     if (total.first_error.empty()) total.first_error = r.first_error;

@@ -308,6 +308,10 @@ TEST(Merge, BinaryPrintsLikeARunAndWritesJson) {
   b.connections = 2;
   a.timeouts = 3;
   a.first_error = "timeout on connection 1";
+  a.connections_opened = b.connections_opened = 2;
+  a.connections_open_at_end = 2;
+  b.connections_open_at_end = 1;
+  b.connections_never_answered = 1;
   std::ofstream(dir.file("a.json")) << to_json(config, a).dump();
   std::ofstream(dir.file("b.json")) << to_json(config, b).dump();
   const CommandResult merged =
@@ -316,11 +320,14 @@ TEST(Merge, BinaryPrintsLikeARunAndWritesJson) {
   EXPECT_NE(merged.out.find("Latency Distribution"), std::string::npos) << merged.out;
   EXPECT_NE(merged.out.find("4000 messages"), std::string::npos) << merged.out;
   EXPECT_NE(merged.out.find("timeout 3"), std::string::npos) << merged.out;
+  EXPECT_NE(merged.out.find("Connections: 4 opened, 3 open at the end, 1 never answered"), std::string::npos)
+      << merged.out;
   std::ifstream in(dir.file("m.json"));
   const nlohmann::json j = nlohmann::json::parse(in);
   EXPECT_EQ(j["messages"], 4000);
   EXPECT_EQ(j["errors"]["timeout"], 3);
   EXPECT_EQ(j["connections"], 4);
+  EXPECT_EQ(j["connections_open_at_end"], 3);
   Histogram both = a.latency;
   both.merge(b.latency);
   EXPECT_EQ(j["latency_ns"]["p99"], both.value_at_percentile(99));
