@@ -72,8 +72,7 @@ constexpr const char* kHelpTail =
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine result;
   cxxopts::Options options = make_options();
-  result.error = parse_options("loadgen", options, kHelpTail, argc, argv, result.help_text,
-                                   [&](const cxxopts::ParseResult& parsed) {
+  const auto read = [&](const cxxopts::ParseResult& parsed) {
     LoadConfig& config = result.config;
     config.connections = int_option(parsed, "connections", 1);
     config.idle_connections = int_option(parsed, "idle", 0);
@@ -173,7 +172,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (!split_host_port(target, config.host, config.port)) {
       throw BadOption{"HOST:PORT: '" + target + "' is not HOST:PORT with a port from 1 to 65535"};
     }
-  });
+  };
+  result.error = parse_options("loadgen", options, kHelpTail, argc, argv, result.help_text, read);
   result.help = !result.help_text.empty();
   return result;
 }

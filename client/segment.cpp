@@ -5,6 +5,7 @@
 #include "client/option_values.hpp"
 
 namespace iomodels::loadgen {
+
 std::optional<Segment> parse_segment(std::string_view text) {
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) return std::nullopt;

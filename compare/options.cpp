@@ -183,8 +183,7 @@ std::string format_cpu_list(const std::vector<int>& cpus) {
 ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) {
   ParsedCommandLine result;
   cxxopts::Options options = make_options();
-  result.error = loadgen::parse_options("compare", options, kHelpTail, argc, argv, result.help_text,
-                                   [&](const cxxopts::ParseResult& parsed) {
+  const auto read = [&](const cxxopts::ParseResult& parsed) {
     CompareOptions& o = result.options;
     if (parsed.count("bin")) {
       o.bin_dir = parsed["bin"].as<std::string>();
@@ -304,7 +303,8 @@ ParsedCommandLine parse_compare_command_line(int argc, const char* const* argv) 
     default_cpu_split(allowed, o.server_cpus, o.client_cpus);
     if (parsed.count("server-cpus")) o.server_cpus = cpu_option(parsed, "server-cpus", allowed);
     if (parsed.count("client-cpus")) o.client_cpus = cpu_option(parsed, "client-cpus", allowed);
-  });
+  };
+  result.error = loadgen::parse_options("compare", options, kHelpTail, argc, argv, result.help_text, read);
   result.help = !result.help_text.empty();
   return result;
 }
