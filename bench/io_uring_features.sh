@@ -48,6 +48,7 @@ declare -A LOAD=(
   [c50_64B]="-c 50 -s 64"
   [c500_64B]="-c 500 -s 64"
   [c10_64KiB]="-c 10 -s 65536"
+  [c10_1MiB]="-c 10 -s 1M"  # every message takes a connection to its backpressure bound: not run by default
 )
 LOADS=${LOADS:-"c50_64B c500_64B c10_64KiB"}
 
